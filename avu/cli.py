@@ -1,0 +1,131 @@
+"""The `avu` command: a thin typer front end over the library, with rich tables.
+
+Bad input never prints a traceback: a `MediaError` becomes one line naming the file and the
+reason, and the exit code is non-zero.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from avu.media import MediaError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="avu: audio-visual video understanding (decode, segment, index, search).")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints one JSON object with --json.")
+app.add_typer(bench_app, name="bench")
+console = Console()
+err_console = Console(stderr=True)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path:
+    """The real media folder: $AVU_SHARED_DATA, else ../shared/data beside the repository."""
+    import os
+
+    return Path(os.environ.get("AVU_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def clean_errors(fn):
+    """Turn MediaError (and a missing ffmpeg) into one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MediaError as e:
+            err_console.print(f"[red]error:[/red] {e}", highlight=False)
+            raise typer.Exit(1)
+        except RuntimeError as e:
+            err_console.print(f"[red]error:[/red] {e}", highlight=False)
+            raise typer.Exit(1)
+
+    return wrapper
+
+
+def _fmt_streams(info) -> str:
+    parts = []
+    if info.has_video:
+        rot = f" rot{info.rotation}" if info.rotation else ""
+        parts.append(f"{info.video_codec} {info.width}x{info.height} {info.fps:.2f}fps{rot}")
+    if info.has_audio:
+        parts.append(f"{info.audio_codec} {info.sample_rate}Hz {info.channels}ch")
+    return " + ".join(parts)
+
+
+@app.command()
+def probe(paths: List[Path] = typer.Argument(..., help="Media files to probe."),
+          as_json: bool = typer.Option(False, "--json", help="One JSON object per file.")):
+    """Print the streams, duration, frame rate, size and codecs of media files."""
+    from avu.media import probe as probe_file
+
+    table = Table("file", "container", "streams", "duration", "frames")
+    failed = 0
+    for p in paths:
+        try:
+            info = probe_file(p)
+        except MediaError as e:
+            failed += 1
+            if as_json:
+                print(json.dumps({"path": str(p), "error": e.reason}))
+            else:
+                err_console.print(f"[red]error:[/red] {e}", highlight=False)
+            continue
+        if as_json:
+            print(json.dumps(info.to_dict()))
+        else:
+            table.add_row(p.name, info.container.split(",")[0], _fmt_streams(info),
+                          f"{info.duration:.3f}s", str(info.num_frames or "-"))
+    if not as_json and table.row_count:
+        console.print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+@bench_app.command("decode")
+@clean_errors
+def bench_decode_cmd(clip: Optional[Path] = typer.Option(None, help="Clip to decode (default: a shared H.264 clip)."),
+                     size: int = typer.Option(224, help="Output side in pixels."),
+                     threads: int = typer.Option(0, help="Decoder threads (0: one per core)."),
+                     repeats: int = typer.Option(3, help="Best of this many runs per figure."),
+                     as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Frames/s of read_frames (full rate and 1 fps) per backend next to the ffmpeg binary."""
+    from avu.bench.decode import bench_decode
+
+    clip = clip or shared_data() / "video" / "big_buck_bunny_480p_30s.mp4"
+    result = bench_decode(clip, size=size, threads=threads or None, repeats=repeats)
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table("decoder", "frames/s full rate", "frames/s at 1 fps", "vs ffmpeg")
+    table.add_row("ffmpeg binary", f"{result['ffmpeg_fps']:.0f}", "-", "1.000")
+    for name, r in result["backends"].items():
+        table.add_row(name, f"{r['fps_full']:.0f}", f"{r['fps_1hz']:.0f}", f"{r['ratio_vs_ffmpeg']:.3f}")
+    console.print(f"{clip} ({result['frames']} frames, {result['threads']} threads, {size}x{size} RGB)")
+    console.print(table)
+
+
+@app.command()
+@clean_errors
+def demo(paths: List[Path] = typer.Argument(None, help="Media files or folders (default: the shared clips)."),
+         out: Path = typer.Option(Path("runs/demo"), help="Where the report goes.")):
+    """The main job on real media: probe, decode every clip in 2 s segments, read subtitles; report."""
+    from avu.demo import run_demo
+
+    run_demo(paths or [], out=out, shared=shared_data(), console=console)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,182 @@
+"""Audio reading and features: `read_audio`, `AudioFile` (windows of one open file), `log_mel`.
+
+PyAV (FFmpeg) decodes and resamples: any container or codec FFmpeg reads, multichannel audio
+(5.1 included) downmixed to mono with FFmpeg's standard matrix. `AudioFile` streams forward
+through a file window by window with a buffer bounded by one window, so long files never sit
+in memory. decord is a second backend (it decodes the whole stream when opened).
+"""
+from __future__ import annotations
+
+import functools
+import os
+from typing import Literal
+
+import av
+import numpy as np
+import torch
+
+from avu.media._errors import CorruptMedia, NoAudioStream
+from avu.media._types import Audio, MediaInfo
+from avu.media.probe import _ffmpeg_reason, open_container, probe
+
+AudioBackend = Literal["pyav", "decord"]
+_FAR_AHEAD = 10.0  # seconds: seek instead of decoding through a gap longer than this
+
+
+class AudioFile:
+    """An open audio stream for repeated window reads: `read(start, end) -> Audio`."""
+
+    def __init__(self, path: str | os.PathLike, *, sr: int = 16000, mono: bool = True,
+                 backend: AudioBackend = "pyav", info: MediaInfo | None = None):
+        if backend not in ("pyav", "decord"):
+            raise ValueError(f"backend must be 'pyav' or 'decord', got {backend!r}")
+        if not isinstance(sr, int) or sr <= 0:
+            raise ValueError(f"sr must be a positive int, got {sr!r}")
+        self.path, self.sr, self.mono, self.backend = str(path), sr, mono, backend
+        self.info = info or probe(path)
+        if not self.info.has_audio:
+            raise NoAudioStream(path, "no audio stream")
+        self._c = None
+        self._whole = None  # decord: the whole stream, decoded at open
+        if backend == "decord":
+            self._whole = _decord_all(self.path, sr, mono)
+        else:
+            self._c = open_container(self.path)
+            self._s = self._c.streams.audio[0]
+            self._c0 = (self._c.start_time or 0) / av.time_base  # times count from the container start
+            self._restart(0.0)
+
+    # -- PyAV streaming -------------------------------------------------------------------------
+    def _restart(self, t: float) -> None:
+        if t > 0:
+            self._c.seek(int(t * av.time_base), backward=True, any_frame=False)
+        elif self._c is not None:
+            self._c.seek(0)
+        layout = "mono" if self.mono else None
+        self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.sr)
+        self._chunks = self._decode()
+        self._buf = np.zeros((1 if self.mono else self.info.channels or 1, 0), dtype=np.float32)
+        self._pending: list[np.ndarray] = []  # decoded chunks not yet joined to self._buf
+        self._n = 0  # samples in self._buf and self._pending together
+        self._t0 = None  # time of self._buf[:, 0]
+        self._done = False
+
+    def _decode(self):
+        try:
+            for frame in self._c.decode(self._s):
+                if self._t0 is None:
+                    if frame.time is None:
+                        continue
+                    self._t0 = max(0.0, float(frame.time) - self._c0)
+                frame.pts = None  # let the resampler count samples itself (robust to bad pts)
+                for out in self._resampler.resample(frame):
+                    yield out.to_ndarray()
+            for out in self._resampler.resample(None):
+                yield out.to_ndarray()
+        except av.error.EOFError:
+            return
+        except av.error.FFmpegError as e:
+            raise CorruptMedia(self.path, f"audio decoding failed ({_ffmpeg_reason(e)})") from None
+
+    def _buf_end(self) -> float:
+        return (self._t0 or 0.0) + self._n / self.sr
+
+    def read(self, start: float = 0.0, end: float | None = None) -> Audio:
+        """Samples covering [start, end) seconds (to the end of the stream when `end` is None)."""
+        if start < 0 or (end is not None and end <= start):
+            raise ValueError(f"need 0 <= start < end, got start={start}, end={end}")
+        if self._whole is not None:
+            w = self._whole
+            i0 = int(round(start * self.sr))
+            i1 = w.shape[1] if end is None else int(round(end * self.sr))
+            return self._audio(w[:, i0:i1], start)
+        if self._t0 is not None and (start < self._t0 - 1e-3 or start > self._buf_end() + _FAR_AHEAD):
+            self._restart(start)
+        while not self._done and (self._t0 is None or end is None or self._buf_end() < end):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                self._done = True
+                break
+            self._pending.append(chunk)
+            self._n += chunk.shape[1]
+        if self._pending:
+            self._buf = np.concatenate([self._buf[:, :0] if self._buf.shape[1] == 0 else self._buf,
+                                        *self._pending], axis=1)
+            self._pending = []
+        if self._t0 is None:
+            raise CorruptMedia(self.path, "audio stream has no decodable samples")
+        i0 = max(0, int(round((start - self._t0) * self.sr)))
+        i1 = self._buf.shape[1] if end is None else max(i0, int(round((end - self._t0) * self.sr)))
+        out = self._audio(self._buf[:, i0:i1], self._t0 + i0 / self.sr)
+        self._buf, self._t0 = self._buf[:, i0:], self._t0 + i0 / self.sr  # keep memory bounded
+        self._n = self._buf.shape[1]
+        return out
+
+    def _audio(self, w: np.ndarray, start: float) -> Audio:
+        if not np.isfinite(w).all():
+            raise CorruptMedia(self.path, "decoded audio contains NaN or infinity")
+        t = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
+        return Audio(waveform=t[0] if self.mono else t, sr=self.sr, start=float(start))
+
+    def close(self) -> None:
+        if self._c is not None:
+            self._c.close()
+
+    def __enter__(self) -> "AudioFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _decord_all(path: str, sr: int, mono: bool) -> np.ndarray:
+    import decord
+
+    try:
+        ar = decord.AudioReader(path, ctx=decord.cpu(0), sample_rate=sr, mono=mono)
+        return ar[:].asnumpy().astype(np.float32, copy=False)
+    except decord.DECORDError as e:
+        raise CorruptMedia(path, f"decord cannot read the audio stream ({str(e).splitlines()[0][:200]})") from None
+
+
+def read_audio(path: str | os.PathLike, *, sr: int = 16000, mono: bool = True,
+               start: float | None = None, end: float | None = None,
+               backend: AudioBackend = "pyav") -> Audio:
+    """Decode the first audio stream of `path` to float32 at `sr`, mono (downmixed) by default.
+
+    Returns `Audio(waveform=[N] or [C, N], sr, start)`. A file without audio raises
+    `NoAudioStream`; other failures raise a `MediaError` subclass naming the file and reason.
+    """
+    with AudioFile(path, sr=sr, mono=mono, backend=backend) as f:
+        return f.read(start or 0.0, end)
+
+
+@functools.lru_cache(maxsize=16)
+def _mel_transform(sr, n_fft, hop, n_mels, f_min, f_max):
+    import torchaudio
+
+    return torchaudio.transforms.MelSpectrogram(
+        sample_rate=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels, f_min=f_min, f_max=f_max,
+        power=2.0, center=True, pad_mode="constant", norm="slaney", mel_scale="slaney")
+
+
+def log_mel(audio: Audio | torch.Tensor, *, sr: int | None = None, n_mels: int = 64,
+            win_ms: float = 25.0, hop_ms: float = 10.0, f_min: float = 0.0,
+            f_max: float | None = None, eps: float = 1e-6) -> torch.Tensor:
+    """Natural-log mel power spectrogram, [n_mels, frames] (or [B, n_mels, frames] for [B, N]).
+
+    Slaney mel scale and area normalisation, centred frames with zero padding: the same numbers
+    as `librosa.feature.melspectrogram` with its defaults (the tests check this).
+    """
+    if isinstance(audio, Audio):
+        wave, sr = audio.waveform, audio.sr
+    else:
+        if sr is None:
+            raise ValueError("sr is required when audio is a tensor")
+        wave = audio
+    if wave.ndim == 2 and isinstance(audio, Audio):
+        wave = wave.mean(0)  # multichannel Audio: downmix
+    n_fft = int(round(sr * win_ms / 1000))
+    hop = int(round(sr * hop_ms / 1000))
+    mel = _mel_transform(sr, n_fft, hop, n_mels, float(f_min), f_max)(wave.float())
+    return torch.log(mel + eps)

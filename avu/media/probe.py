@@ -1,0 +1,88 @@
+"""`probe(path) -> MediaInfo`: what a media file holds, read with PyAV (FFmpeg's demuxers).
+
+Probing opens the container, reads stream headers and decodes the first video frame, so a file
+whose video stream cannot be decoded fails here, early, with a clear reason rather than later
+inside a batch job. The display rotation comes from that first frame's display matrix.
+"""
+from __future__ import annotations
+
+import os
+
+import av
+
+from avu.media._errors import CorruptMedia, check_readable
+from avu.media._types import MediaInfo
+
+
+def open_container(path: str | os.PathLike) -> av.container.InputContainer:
+    """Open `path` with PyAV after checking it is a readable, non-empty file.
+
+    Raises a `MediaError` subclass naming the file and the reason.
+    """
+    p = check_readable(path)
+    try:
+        return av.open(str(p), mode="r", metadata_errors="ignore")
+    except av.error.FFmpegError as e:
+        raise CorruptMedia(p, f"not a readable media container ({_ffmpeg_reason(e)})") from None
+    except (UnicodeDecodeError, ValueError, OSError) as e:
+        raise CorruptMedia(p, f"cannot open: {e}") from None
+
+
+def _ffmpeg_reason(e: Exception) -> str:
+    msg = getattr(e, "strerror", None) or str(e)
+    return msg.split(": '")[0].strip() or type(e).__name__
+
+
+def _stream_seconds(stream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        start = stream.start_time or 0
+        return float((stream.duration + min(start, 0)) * stream.time_base)
+    return None
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """Return the streams, duration, frame rate, size, codecs and rotation of a media file.
+
+    Raises `MediaNotFound`, `UnreadableMedia`, `EmptyMedia` or `CorruptMedia` (all `MediaError`).
+    A file with neither a video nor an audio stream is `CorruptMedia`.
+    """
+    p = check_readable(path)
+    with open_container(p) as c:
+        vs = c.streams.video[0] if c.streams.video else None
+        aus = c.streams.audio[0] if c.streams.audio else None
+        if vs is None and aus is None:
+            raise CorruptMedia(p, "no video or audio stream")
+        durations = [d for d in (_stream_seconds(vs) if vs else None,
+                                 _stream_seconds(aus) if aus else None) if d]
+        duration = max(durations) if durations else (c.duration or 0) / av.time_base
+        info = dict(path=str(path), container=c.format.name, duration=float(duration),
+                    size_bytes=p.stat().st_size, has_video=False, has_audio=aus is not None)
+        if vs is not None:
+            rotation = _first_frame_rotation(p, c, vs)
+            rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+            fps = float(rate) if rate else None
+            n = vs.frames or (round(duration * fps) if fps else None)
+            c0 = (c.start_time or 0) / av.time_base
+            v0 = float(vs.start_time * vs.time_base) - c0 if vs.start_time is not None else 0.0
+            info.update(has_video=True, video_codec=vs.codec_context.name, video_start=v0,
+                        width=vs.codec_context.width, height=vs.codec_context.height,
+                        fps=fps, num_frames=n, rotation=rotation)
+        if aus is not None:
+            cc = aus.codec_context
+            info.update(audio_codec=cc.name, sample_rate=cc.sample_rate or None,
+                        channels=cc.channels if hasattr(cc, "channels") else cc.layout.nb_channels)
+    if info["duration"] <= 0:
+        raise CorruptMedia(p, "zero duration")
+    return MediaInfo(**info)
+
+
+def _first_frame_rotation(p, container, stream) -> int:
+    """Decode the first frame (proves the stream decodes) and return its display rotation."""
+    try:
+        for frame in container.decode(stream):
+            if not frame.width or not frame.height:
+                raise CorruptMedia(p, "video frames have no size")
+            return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    except av.error.FFmpegError as e:
+        raise CorruptMedia(p, f"video stream does not decode ({_ffmpeg_reason(e)})") from None
+    raise CorruptMedia(p, "video stream has no decodable frame")
