@@ -7,6 +7,7 @@ is the best of `repeats` runs, so a background hiccup does not decide the ratio.
 """
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -15,6 +16,19 @@ from pathlib import Path
 
 from avu.media.frames import BACKENDS, default_threads, read_frames
 from avu.media.probe import probe
+
+
+def machine() -> str:
+    """CPU model and core count, for the record beside every figure."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
 
 
 def _best_of(repeats: int, fn) -> tuple[float, object]:
@@ -48,7 +62,7 @@ def bench_decode(clip: str | Path, *, size: int = 224, threads: int | None = Non
     out = {"clip": str(clip), "video_seconds": round(info.duration, 3), "frames": n_frames,
            "size": size, "threads": threads, "repeats": repeats,
            "ffmpeg_fps": round(ffmpeg_fps, 1), "backends": {},
-           "machine": f"{platform.machine()}, {threads} threads, {platform.processor() or 'cpu'}"}
+           "machine": machine()}
     for backend in BACKENDS:
         full_s, full = _best_of(repeats, lambda: read_frames(clip, size=size, backend=backend, threads=threads))
         hz_s, hz = _best_of(repeats, lambda: read_frames(clip, fps=1, size=size, backend=backend, threads=threads))

@@ -70,6 +70,10 @@ class DecordVideo:
             idx = np.nonzero((self.pts >= start - 1e-4) & (self.pts < end - 1e-4))[0]
         else:
             idx = self.indices_at(times, seek)
+            last = self.pts[-1] + (self.pts[-1] - self.pts[-2] if len(self.pts) > 1 else 0.1)
+            if len(times) and times.max() > last + 1.0:
+                raise CorruptMedia(self.path, f"decoding stops at {self.pts[-1]:.3f}s, before the wanted "
+                                   f"{times.max():.3f}s (truncated or corrupt file)")
         return self.read_indices(idx)
 
     def close(self) -> None:

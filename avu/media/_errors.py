@@ -62,6 +62,8 @@ def check_readable(path: str | os.PathLike) -> Path:
         if p.is_symlink():
             raise MediaNotFound(p, "dangling symlink (its target does not exist)") from None
         raise MediaNotFound(p, "no such file") from None
+    except PermissionError:
+        raise UnreadableMedia(p, "permission denied (cannot reach the file)") from None
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise UnreadableMedia(p, "symlink loop") from None

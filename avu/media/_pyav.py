@@ -47,7 +47,11 @@ class PyAVVideo:
         return frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="BICUBIC")
 
     def _seek(self, t: float) -> None:
-        self._c.seek(max(0, int((t + self._c0) / self._s.time_base)), stream=self._s, backward=True, any_frame=False)
+        try:
+            self._c.seek(max(0, int((t + self._c0) / self._s.time_base)), stream=self._s,
+                         backward=True, any_frame=False)
+        except av.error.FFmpegError as e:
+            raise CorruptMedia(self.path, f"cannot seek to {t:.3f}s ({_ffmpeg_reason(e)})") from None
 
     def _frames(self):
         """Decoded frames with `.t`: seconds on the container timeline."""

@@ -17,7 +17,7 @@ import torch
 
 from avu.media._errors import CorruptMedia, NoAudioStream
 from avu.media._types import Audio, MediaInfo
-from avu.media.probe import _ffmpeg_reason, open_container, probe
+from avu.media.probe import _ffmpeg_reason, _stream_seconds, open_container, probe
 
 AudioBackend = Literal["pyav", "decord"]
 _FAR_AHEAD = 10.0  # seconds: seek instead of decoding through a gap longer than this
@@ -44,14 +44,16 @@ class AudioFile:
             self._c = open_container(self.path)
             self._s = self._c.streams.audio[0]
             self._c0 = (self._c.start_time or 0) / av.time_base  # times count from the container start
+            self._declared = _stream_seconds(self._s) or self.info.duration
             self._restart(0.0)
 
     # -- PyAV streaming -------------------------------------------------------------------------
     def _restart(self, t: float) -> None:
-        if t > 0:
-            self._c.seek(int(t * av.time_base), backward=True, any_frame=False)
-        elif self._c is not None:
-            self._c.seek(0)
+        if t > 0 or hasattr(self, "_chunks"):  # a fresh container needs no seek to 0
+            try:
+                self._c.seek(int((t + self._c0) * av.time_base), backward=True, any_frame=False)
+            except av.error.FFmpegError as e:
+                raise CorruptMedia(self.path, f"cannot seek to {t:.3f}s ({_ffmpeg_reason(e)})") from None
         layout = "mono" if self.mono else None
         self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.sr)
         self._chunks = self._decode()
@@ -105,6 +107,10 @@ class AudioFile:
             self._pending = []
         if self._t0 is None:
             raise CorruptMedia(self.path, "audio stream has no decodable samples")
+        want = min(self._declared if end is None else end, self._declared)
+        if self._done and want > self._buf_end() + 1.0:
+            raise CorruptMedia(self.path, f"audio stops at {self._buf_end():.3f}s of the {self._declared:.3f}s "
+                               "the file declares (truncated or corrupt file)")
         i0 = max(0, int(round((start - self._t0) * self.sr)))
         i1 = self._buf.shape[1] if end is None else max(i0, int(round((end - self._t0) * self.sr)))
         out = self._audio(self._buf[:, i0:i1], self._t0 + i0 / self.sr)

@@ -1,0 +1,49 @@
+"""Shared fixtures: the real media folder (skipped with a message when absent) and tiny media
+files generated per session with exactly known frames, timestamps and sound."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests import factory
+
+SHARED = Path(os.environ.get("AVU_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+SHARED_CLIPS = ["big_buck_bunny_240p_5s.mp4", "big_buck_bunny_480p_30s.mp4", "big_buck_bunny_720p_30s.webm",
+                "flower.webm", "manifesto.mp4", "tears_of_steel_battle.webm"]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED / "video").is_dir():
+        pytest.skip(f"../shared/data absent: {SHARED} not found (set AVU_SHARED_DATA to its path)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def tiny_av(media_dir) -> Path:
+    """20 lossless frames at 10 fps (64x48; frame i has red = 10*i) + 2 s of a 440 Hz tone."""
+    return factory.make_video(media_dir / "tiny_av.mkv", audio=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_video_only(media_dir) -> Path:
+    return factory.make_video(media_dir / "tiny_video_only.mkv", audio=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_audio_only(media_dir) -> Path:
+    return factory.make_audio(media_dir / "tiny_audio_only.wav")
+
+
+@pytest.fixture(scope="session")
+def gop_video(media_dir) -> Path:
+    """H.264, 40 frames at 10 fps, a keyframe every 10 frames (keyframes at 0, 1, 2, 3 s)."""
+    return factory.make_video(media_dir / "gop.mp4", n=40, codec="libx264", pix_fmt="yuv420p",
+                              options={"g": "10", "keyint_min": "10", "sc_threshold": "0", "bf": "0"})

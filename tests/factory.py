@@ -1,0 +1,80 @@
+"""Tiny real media for tests, written with PyAV: frames whose content encodes their index, so
+tests can assert exactly which frame a reader returned and at what time."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+FPS = 10
+W, H = 64, 48
+SR = 16000
+TONE_HZ = 440.0
+
+
+def frame_image(i: int, w: int = W, h: int = H) -> np.ndarray:
+    """Frame i: red = 10*i (mod 256), green = 255 - red, blue = 200 on the left half."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = (10 * i) % 256
+    img[..., 1] = 255 - img[..., 0]
+    img[:, : w // 2, 2] = 200
+    return img
+
+
+def frame_index(rgb: np.ndarray) -> int:
+    """Which frame an (unresized, lossless) image is: red / 10."""
+    return int(round(float(np.median(rgb[..., 0])) / 10))
+
+
+def tone(n_samples: int, sr: int = SR, hz: float = TONE_HZ) -> np.ndarray:
+    return (0.5 * np.sin(2 * np.pi * hz * np.arange(n_samples) / sr)).astype(np.float32)
+
+
+def make_video(path: Path, *, n: int = 20, fps: int = FPS, w: int = W, h: int = H, audio: bool = False,
+               codec: str = "ffv1", pix_fmt: str = "bgr0", options: dict | None = None,
+               rotation: int | None = None) -> Path:
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=fps, options=options or {})
+        s.width, s.height, s.pix_fmt = w, h, pix_fmt
+        if rotation is not None:
+            s.set_display_rotation(rotation)
+        a = None
+        if audio:
+            a = c.add_stream("flac", rate=SR)
+            a.layout = "mono"
+        for i in range(n):
+            f = av.VideoFrame.from_ndarray(frame_image(i, w, h), format="rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+        if a is not None:
+            x = tone(int(SR * n / fps))
+            for k in range(0, len(x), 1024):
+                fr = av.AudioFrame.from_ndarray(x[None, k:k + 1024], format="flt", layout="mono")
+                fr.sample_rate, fr.pts = SR, k
+                for p in a.encode(fr):
+                    c.mux(p)
+            for p in a.encode():
+                c.mux(p)
+    return path
+
+
+def make_audio(path: Path, *, seconds: float = 1.5, sr: int = SR, channels: int = 1) -> Path:
+    """A WAV (pcm_s16le) tone; with 2 channels the right one is silent."""
+    x = tone(int(sr * seconds), sr)
+    data = np.stack([x] + [np.zeros_like(x)] * (channels - 1))
+    pcm = (data * 32767).astype(np.int16)
+    layout = {1: "mono", 2: "stereo"}[channels]
+    with av.open(str(path), "w") as c:
+        a = c.add_stream("pcm_s16le", rate=sr)
+        a.layout = layout
+        fr = av.AudioFrame.from_ndarray(pcm.T.reshape(1, -1).copy(), format="s16", layout=layout)
+        fr.sample_rate, fr.pts = sr, 0
+        for p in a.encode(fr):
+            c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+    return path

@@ -1,0 +1,44 @@
+"""The `avu` command end to end: the decode benchmark's JSON and the demo's report."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+def _avu(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "avu", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="the ffmpeg binary is needed as the reference")
+def test_bench_decode_json(tiny_av):
+    r = _avu("bench", "decode", "--clip", str(tiny_av), "--repeats", "1", "--size", "32", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["frames"] == 20 and out["ffmpeg_fps"] > 0
+    assert set(out["backends"]) == {"decord", "pyav"}
+    for b in out["backends"].values():
+        assert b["fps_full"] > 0 and b["fps_1hz"] > 0
+        assert b["ratio_vs_ffmpeg"] == pytest.approx(b["fps_full"] / out["ffmpeg_fps"], rel=0.01)
+
+
+def test_demo_report(tiny_av, tmp_path):
+    folder = tmp_path / "media"
+    folder.mkdir()
+    video = folder / "clip.mkv"
+    shutil.copy(tiny_av, video)
+    (folder / "clip.srt").write_text("1\n00:00:00,500 --> 00:00:01,200\nhello there\n")
+    (folder / "broken.mp4").write_bytes(b"\x00" * 100)
+    r = _avu("demo", str(folder), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    (row,) = report["videos"]
+    assert row["file"] == "clip.mkv" and row["segments"] == 1 and row["frames_read"] == 4
+    assert row["cues"] == 1 and row["first_lines"][0]["text"] == "hello there"
+    assert "broken.mp4" in r.stdout and "not a readable media container" in r.stdout
+    assert (tmp_path / "out" / "report.md").read_text().startswith("# avu demo report")
