@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from avu.index.store import InvalidIndex
 from avu.media import MediaError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -44,7 +45,7 @@ def clean_errors(fn):
         except MediaError as e:
             err_console.print(f"[red]error:[/red] {e}", highlight=False)
             raise typer.Exit(1)
-        except RuntimeError as e:
+        except (RuntimeError, InvalidIndex) as e:
             err_console.print(f"[red]error:[/red] {e}", highlight=False)
             raise typer.Exit(1)
 
@@ -111,6 +112,70 @@ def bench_decode_cmd(clip: Optional[Path] = typer.Option(None, help="Clip to dec
         table.add_row(name, f"{r['fps_full']:.0f}", f"{r['fps_1hz']:.0f}", f"{r['ratio_vs_ffmpeg']:.3f}")
     console.print(f"{clip} ({result['frames']} frames, {result['threads']} threads, {size}x{size} RGB)")
     console.print(table)
+
+
+@app.command()
+@clean_errors
+def ingest(paths: List[Path] = typer.Argument(..., help="Video files, folders (recursive) or .txt lists of paths."),
+           index: Path = typer.Option(..., "--index", help="Index folder (created if missing)."),
+           config: Optional[Path] = typer.Option(None, help="Ingest YAML (configs/ingest/default.yaml)."),
+           window: Optional[float] = typer.Option(None, help="Segment length, seconds [2.0]."),
+           hop: Optional[float] = typer.Option(None, help="Seconds between segment starts [window]."),
+           fps: Optional[float] = typer.Option(None, help="Frames sampled per second [2]."),
+           size: Optional[int] = typer.Option(None, help="Frame side in pixels [224]."),
+           decoders: int = typer.Option(0, help="Decode actors (0: one per CPU)."),
+           embedders: int = typer.Option(1, help="Embed actors."),
+           ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster (default: local Ray)."),
+           asr: Optional[str] = typer.Option(None, help="auto: transcribe videos without subtitles; off."),
+           strict: bool = typer.Option(False, help="Exit non-zero if any video failed.")):
+    """Decode, segment, embed and index videos with Ray actors (resumable: done videos are skipped)."""
+    from avu.ingest import IngestConfig
+    from pipelines.ingest import run_ingest
+
+    if hop is None and window is not None:
+        hop = window
+    over = dict(window=window, hop=hop, fps=fps, size=size, asr=asr)
+    cfg = (IngestConfig.from_yaml(config, **over) if config
+           else IngestConfig(**{k: v for k, v in over.items() if v is not None}))
+    results = _ingest_with_progress(paths, index, cfg, decoders, embedders, ray_address)
+    failed = [r for r in results if r.status == "failed"]
+    if strict and failed:
+        raise typer.Exit(1)
+
+
+def _ingest_with_progress(paths, index, cfg, decoders, embedders, ray_address):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from avu.ingest import discover
+    from pipelines.ingest import run_ingest
+
+    total = len(discover(paths))
+    stats = {"done": 0, "failed": 0, "skipped": 0, "seconds": 0.0}
+    t0 = __import__("time").perf_counter()
+    cols = (TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn())
+    with Progress(*cols, console=console) as progress:
+        task = progress.add_task("ingest", total=total, stats="")
+
+        def on_result(r):
+            stats[r.status] += 1
+            if r.status == "done":
+                stats["seconds"] += r.duration
+            wall = __import__("time").perf_counter() - t0
+            progress.update(task, advance=1, stats=(
+                f"done {stats['done']}  failed {stats['failed']}  skipped {stats['skipped']}  "
+                f"{stats['seconds'] / 3600:.3f} video-h  {stats['seconds'] / wall:.1f}x real time"))
+
+        results = run_ingest([str(p) for p in paths], str(index), cfg, decoders=decoders or None,
+                             embedders=embedders, ray_address=ray_address, progress=on_result)
+    table = Table("video", "status", "segments", "duration", "time", "error")
+    for r in sorted(results, key=lambda r: r.path):
+        style = {"done": "green", "failed": "red", "skipped": "dim"}[r.status]
+        table.add_row(Path(r.path).name, f"[{style}]{r.status}[/{style}]", str(r.segments or "-"),
+                      f"{r.duration:.1f}s" if r.duration else "-", f"{r.seconds:.1f}s" if r.seconds else "-",
+                      r.error or "")
+    console.print(table)
+    return results
 
 
 @app.command()

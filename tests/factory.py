@@ -78,3 +78,37 @@ def make_audio(path: Path, *, seconds: float = 1.5, sr: int = SR, channels: int 
         for p in a.encode():
             c.mux(p)
     return path
+
+
+def make_corpus(folder: Path, n: int, *, seconds: float = 6.0, fps: int = 10, w: int = 160, h: int = 120) -> list[Path]:
+    """`n` distinct H.264 + AAC clips: a square moving at a per-clip speed over a per-clip colour,
+    with a tone at a per-clip pitch. Distinct bytes, so distinct content ids."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(n):
+        path = folder / f"clip_{k:02d}.mp4"
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
+            s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+            a = c.add_stream("aac", rate=SR)
+            a.layout = "mono"
+            for i in range(int(seconds * fps)):
+                img = np.full((h, w, 3), (40 * k) % 256, np.uint8)
+                x = (i * (k + 2)) % (w - 20)
+                img[40:60, x:x + 20] = 255
+                f = av.VideoFrame.from_ndarray(img, format="rgb24")
+                f.pts = i
+                for p in s.encode(f):
+                    c.mux(p)
+            for p in s.encode():
+                c.mux(p)
+            x = tone(int(SR * seconds), hz=220.0 * (1 + k / 4))
+            for j in range(0, len(x), 1024):
+                fr = av.AudioFrame.from_ndarray(x[None, j:j + 1024], format="flt", layout="mono")
+                fr.sample_rate, fr.pts = SR, j
+                for p in a.encode(fr):
+                    c.mux(p)
+            for p in a.encode():
+                c.mux(p)
+        paths.append(path)
+    return paths

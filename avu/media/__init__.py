@@ -14,7 +14,7 @@ from avu.media._errors import (
 )
 from avu.media._types import Audio, Cue, Frames, MediaInfo, Segment
 from avu.media.audio import AudioFile, log_mel, read_audio
-from avu.media.clips import iter_clips, read_clip, segments
+from avu.media.clips import ClipReader, iter_clips, read_clip, segments
 from avu.media.frames import VideoFile, read_frames, sample_times
 from avu.media.probe import probe
 from avu.media.subtitles import (
@@ -28,7 +28,7 @@ from avu.media.subtitles import (
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 
 __all__ = [
-    "Audio", "AudioFile", "CorruptMedia", "Cue", "EmptyMedia", "Frames", "MediaError", "MediaInfo",
+    "Audio", "AudioFile", "ClipReader", "CorruptMedia", "Cue", "EmptyMedia", "Frames", "MediaError", "MediaInfo",
     "MediaNotFound", "NoAudioStream", "NoVideoStream", "Segment", "Sidecar", "SubtitleError",
     "UnreadableMedia", "VIDEO_EXTENSIONS", "VideoFile", "assign_cues", "find_sidecars",
     "iter_clips", "log_mel", "probe", "read_audio", "read_clip", "read_frames", "read_subtitles",

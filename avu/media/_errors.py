@@ -19,6 +19,9 @@ class MediaError(Exception):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self):  # pickle as (path, reason): errors cross process boundaries (Ray)
+        return (type(self), (self.path, self.reason))
+
 
 class MediaNotFound(MediaError):
     """The path does not exist (or is a dangling symlink)."""

@@ -47,33 +47,61 @@ def segments(duration: float, *, window: float, hop: float | None = None,
     return out
 
 
-def iter_clips(path: str | os.PathLike, segs: Sequence[Segment], *, fps: float = 2.0,
-               size: int | tuple[int, int] | None = 224, sr: int = 16000,
-               backend: Backend = "decord", audio_backend: AudioBackend = "pyav",
-               seek: str = "exact", threads: int | None = None) -> Iterator[dict]:
-    """Yield one clip dict per segment, in order, reading through one open file.
+class ClipReader:
+    """One open file read segment by segment: `read(segment) -> clip dict`.
 
     Video frames are sampled at `fps` from each segment's start; audio is mono at `sr`. A file
-    without a video (or audio) stream yields `video=None` (or `audio=None`). Segments should be
-    in time order: the audio stream then decodes forward only.
+    without a video (or audio) stream gives `video=None` (or `audio=None`). Reading segments in
+    time order decodes forward only; going back re-seeks.
     """
-    info = probe(path)
-    video = VideoFile(path, size=size, backend=backend, threads=threads, info=info) if info.has_video else None
-    audio = AudioFile(path, sr=sr, mono=True, backend=audio_backend, info=info) if info.has_audio else None
-    try:
-        for seg in segs:
-            clip = {"start": seg.start, "end": seg.end, "video": None, "video_pts": None,
-                    "audio": None, "sample_rate": sr if audio else None}
-            if video is not None:
-                fr = video.frames(fps=fps, start=seg.start, end=seg.end, seek=seek)
-                clip["video"], clip["video_pts"] = fr.data, fr.pts
-            if audio is not None:
-                clip["audio"] = audio.read(seg.start, seg.end).waveform
-            yield clip
-    finally:
-        for f in (video, audio):
+
+    def __init__(self, path: str | os.PathLike, *, fps: float = 2.0,
+                 size: int | tuple[int, int] | None = 224, sr: int = 16000,
+                 backend: Backend = "decord", audio_backend: AudioBackend = "pyav",
+                 seek: str = "exact", threads: int | None = None, info=None):
+        self.path = str(path)
+        self.info = info or probe(path)
+        self.fps, self.sr, self.seek = fps, sr, seek
+        self._video = (VideoFile(path, size=size, backend=backend, threads=threads, info=self.info)
+                       if self.info.has_video else None)
+        try:
+            self._audio = (AudioFile(path, sr=sr, mono=True, backend=audio_backend, info=self.info)
+                           if self.info.has_audio else None)
+        except BaseException:
+            self.close()
+            raise
+
+    def read(self, seg: Segment) -> dict:
+        clip = {"start": seg.start, "end": seg.end, "video": None, "video_pts": None,
+                "audio": None, "sample_rate": self.sr if self._audio else None}
+        if self._video is not None:
+            fr = self._video.frames(fps=self.fps, start=seg.start, end=seg.end, seek=self.seek)
+            clip["video"], clip["video_pts"] = fr.data, fr.pts
+        if self._audio is not None:
+            clip["audio"] = self._audio.read(seg.start, seg.end).waveform
+        return clip
+
+    def close(self) -> None:
+        for f in (getattr(self, "_video", None), getattr(self, "_audio", None)):
             if f is not None:
                 f.close()
+
+    def __enter__(self) -> "ClipReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def iter_clips(path: str | os.PathLike, segs: Sequence[Segment], **kwargs) -> Iterator[dict]:
+    """Yield one clip dict per segment, in order, reading through one open file.
+
+    Keyword arguments are `ClipReader`'s: fps=2.0, size=224, sr=16000, backend="decord",
+    audio_backend="pyav", seek="exact", threads=None.
+    """
+    with ClipReader(path, **kwargs) as reader:
+        for seg in segs:
+            yield reader.read(seg)
 
 
 def read_clip(path: str | os.PathLike, segment: Segment, **kwargs) -> dict:

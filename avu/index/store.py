@@ -1,0 +1,162 @@
+"""The persistent index: two LanceDB tables under one folder (or object-store URI).
+
+- `videos`: one row per file: id (content hash), path, status (`done` / `failed` / `indexing`),
+  error, probe info, config and model versions, timings.
+- `segments`: one row per segment: times, text, per-modality embeddings (null where missing),
+  measured signals, a small key-frame JPEG, room for event scores.
+
+A video is visible to readers only when its `videos` row says `done`, and that row is written
+after its segments (one commit for all of them), so a video is fully indexed or not at all, even
+if the writer dies in between: the next run deletes the leftovers and writes it again. Lance keeps
+versions, so readers open the index safely while an ingest writes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import lancedb
+import pyarrow as pa
+
+from avu.ingest.features import JOINT_DIM
+from avu.models.text import MINILM_DIM
+
+MARKER = "avu-index.json"  # written at the root of a local index; identifies the folder
+FORMAT_VERSION = 1
+
+VIDEOS = pa.schema([
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("path", pa.string()),
+    pa.field("status", pa.string()),  # done | failed | indexing
+    pa.field("error", pa.string()),
+    pa.field("duration", pa.float64()),
+    pa.field("size_bytes", pa.int64()),
+    pa.field("n_segments", pa.int32()),
+    pa.field("has_video", pa.bool_()),
+    pa.field("has_audio", pa.bool_()),
+    pa.field("text_source", pa.string()),
+    pa.field("info_json", pa.string()),
+    pa.field("config_hash", pa.string()),
+    pa.field("config_json", pa.string()),
+    pa.field("models_json", pa.string()),
+    pa.field("notes_json", pa.string()),
+    pa.field("seconds", pa.float64()),  # wall seconds from plan to write
+    pa.field("ingested_at", pa.float64()),  # unix time
+])
+
+
+def _vec(dim: int) -> pa.DataType:
+    return pa.list_(pa.float32(), dim)
+
+
+SEGMENTS = pa.schema([
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("seg", pa.int32()),
+    pa.field("start", pa.float64()),
+    pa.field("end", pa.float64()),
+    pa.field("text", pa.string()),
+    pa.field("text_source", pa.string()),
+    pa.field("language", pa.string()),
+    pa.field("speech_emb", _vec(MINILM_DIM)),
+    pa.field("visual_emb", _vec(JOINT_DIM)),
+    pa.field("audio_emb", _vec(JOINT_DIM)),
+    pa.field("fused_emb", _vec(JOINT_DIM)),
+    pa.field("audio_db", pa.float32()),
+    pa.field("motion", pa.float32()),
+    pa.field("keyframe_jpeg", pa.binary()),
+    pa.field("event_scores", pa.string()),  # JSON {label: score}, filled by event detection
+    pa.field("config_hash", pa.string()),
+])
+
+
+class InvalidIndex(Exception):
+    """The index folder is missing, foreign or unreadable."""
+
+
+def _quote(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+class IndexStore:
+    """Read and write an avu index. `create=True` makes a new one when the folder holds none."""
+
+    def __init__(self, uri: str | os.PathLike, *, create: bool = False):
+        self.uri = self.check(uri, create=create)
+        self.db = lancedb.connect(self.uri)
+        names = set(self.db.list_tables().tables)
+        self.videos = self.db.open_table("videos") if "videos" in names else self.db.create_table(
+            "videos", schema=VIDEOS, exist_ok=True)
+        self.segments = self.db.open_table("segments") if "segments" in names else self.db.create_table(
+            "segments", schema=SEGMENTS, exist_ok=True)
+
+    @staticmethod
+    def check(uri: str | os.PathLike, *, create: bool = False) -> str:
+        """Validate (and with `create`, initialise) the index location without opening LanceDB."""
+        uri = str(uri)
+        if "://" not in uri:
+            root = Path(uri)
+            if root.exists() and not root.is_dir():
+                raise InvalidIndex(f"{root}: not a folder")
+            marker = root / MARKER
+            if not marker.exists():
+                if not create:
+                    raise InvalidIndex(f"{root}: no avu index here (missing {MARKER}); run `avu ingest` first")
+                if root.exists() and any(p.name != MARKER for p in root.iterdir()):
+                    raise InvalidIndex(f"{root}: folder is not empty and is not an avu index; refusing to write")
+                root.mkdir(parents=True, exist_ok=True)
+                marker.write_text(json.dumps({"format": "avu-index", "version": FORMAT_VERSION}))
+            else:
+                try:
+                    meta = json.loads(marker.read_text())
+                except (OSError, ValueError) as e:
+                    raise InvalidIndex(f"{marker}: unreadable index marker ({e})") from None
+                if meta.get("format") != "avu-index" or meta.get("version", 0) > FORMAT_VERSION:
+                    raise InvalidIndex(f"{root}: unsupported index format {meta}")
+        return uri
+
+    # -- reading ----------------------------------------------------------------------------
+    def video_rows(self, where: str | None = None) -> list[dict]:
+        q = self.videos.search()
+        if where:
+            q = q.where(where)
+        return q.limit(None).to_list() if hasattr(q, "limit") else q.to_list()
+
+    def done(self) -> dict[str, str]:
+        """video_id -> config_hash of every video fully indexed."""
+        return {r["video_id"]: r["config_hash"] for r in self.video_rows("status = 'done'")}
+
+    def segment_rows(self, video_id: str, columns: list[str] | None = None) -> list[dict]:
+        q = self.segments.search().where(f"video_id = {_quote(video_id)}")
+        if columns:
+            q = q.select(columns)
+        rows = q.limit(None).to_list()
+        return sorted(rows, key=lambda r: r["seg"])
+
+    # -- writing (one writer at a time: the pipeline's writer actor) -------------------------
+    def _upsert_video(self, row: dict) -> None:
+        full = {f.name: row.get(f.name) for f in VIDEOS}
+        data = pa.Table.from_pylist([full], schema=VIDEOS)
+        self.videos.merge_insert("video_id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+
+    def write_video(self, video: dict, rows: list[dict]) -> None:
+        """Replace one video's segments and mark it done: all of it, or (after a crash) none."""
+        vid = video["video_id"]
+        self._upsert_video({**video, "status": "indexing", "error": None})
+        self.segments.delete(f"video_id = {_quote(vid)}")
+        if rows:
+            self.segments.add(pa.Table.from_pylist(rows, schema=SEGMENTS))
+        self._upsert_video({**video, "status": "done", "error": None, "n_segments": len(rows),
+                            "ingested_at": time.time()})
+
+    def write_failed(self, video: dict, error: str) -> None:
+        vid = video["video_id"]
+        self.segments.delete(f"video_id = {_quote(vid)}")
+        self._upsert_video({**video, "status": "failed", "error": error, "n_segments": 0,
+                            "ingested_at": time.time()})
+
+    def optimize(self) -> None:
+        """Compact the many small commits of a run into few files."""
+        for t in (self.videos, self.segments):
+            t.optimize()

@@ -1,0 +1,85 @@
+"""`Featurizer`: a batch of decoded clips -> segment rows for the index.
+
+What is stored is what is real: MiniLM embeddings of the segment's subtitle/ASR text; measured
+signals (audio level, visual motion) and a small key-frame JPEG; visual, audio and fused
+embeddings only when the config names a trained encoder (null otherwise, never an untrained
+network's output).
+"""
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image
+
+from avu.ingest.config import IngestConfig
+
+JOINT_DIM = 256  # width of the visual / audio / fused embedding columns
+THUMB_WIDTH = 160  # key-frame JPEG width in pixels (height keeps the video's aspect)
+
+
+def keyframe_jpeg(frame: np.ndarray, aspect: float, *, width: int = THUMB_WIDTH, quality: int = 80) -> bytes:
+    """A small JPEG of one RGB frame, restored to the video's display aspect ratio."""
+    height = max(2, int(round(width / aspect)))
+    img = Image.fromarray(np.ascontiguousarray(frame)).resize((width, height), Image.BICUBIC)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def audio_level_db(wave: np.ndarray) -> float | None:
+    """RMS level in dBFS (None for an empty window)."""
+    if wave is None or wave.size == 0:
+        return None
+    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
+    return max(-120.0, 20 * math.log10(rms + 1e-12))
+
+
+def motion(frames: np.ndarray) -> float | None:
+    """Mean absolute difference between consecutive sampled frames (0-255; None if < 2 frames)."""
+    if frames is None or len(frames) < 2:
+        return None
+    f = frames.astype(np.int16)
+    return float(np.abs(f[1:] - f[:-1]).mean())
+
+
+class Featurizer:
+    """Loads the configured encoders once; `rows(...)` turns clips into segment rows."""
+
+    def __init__(self, cfg: IngestConfig):
+        self.cfg = cfg
+        self.text = None
+        if cfg.encoders.get("text") == "minilm":
+            from avu.models.text import load_minilm
+
+            self.text = load_minilm()
+
+    @property
+    def versions(self) -> dict:
+        return {"text": self.text.version if self.text else None,
+                "visual": None, "audio": None, "fused": None}
+
+    def rows(self, video_id: str, clips: list[dict], texts: list[str | None], *, aspect: float,
+             seg_offset: int, text_source: str | None, language: str | None) -> list[dict]:
+        emb = [None] * len(clips)
+        if self.text is not None:
+            idx = [i for i, t in enumerate(texts) if t]
+            for i, e in zip(idx, self.text.encode_text([texts[i] for i in idx])):
+                emb[i] = e
+        out = []
+        for i, (clip, text) in enumerate(zip(clips, texts)):
+            video = None if clip["video"] is None else np.asarray(clip["video"])
+            audio = None if clip["audio"] is None else np.asarray(clip["audio"])
+            thumb = keyframe_jpeg(video[len(video) // 2], aspect) if video is not None and len(video) else None
+            out.append({
+                "video_id": video_id, "seg": seg_offset + i,
+                "start": float(clip["start"]), "end": float(clip["end"]),
+                "text": text, "text_source": text_source if text else None,
+                "language": language if text else None,
+                "speech_emb": emb[i], "visual_emb": None, "audio_emb": None, "fused_emb": None,
+                "audio_db": audio_level_db(audio) if audio is not None else None,
+                "motion": motion(video), "keyframe_jpeg": thumb, "event_scores": None,
+                "config_hash": self.cfg.hash,
+            })
+        return out

@@ -1,0 +1,64 @@
+"""`plan_video`: what ingest will do with one file — its id, probe info, segments, and the text
+of each segment from sidecar subtitles (or speech recognition when there are none)."""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from avu.ingest.config import IngestConfig
+from avu.ingest.discover import content_id
+from avu.media import MediaError, MediaInfo, assign_cues, find_sidecars, probe, read_subtitles, segments
+from avu.media.subtitles import segment_text
+
+
+@dataclass
+class VideoPlan:
+    video_id: str  # content hash
+    path: str
+    info: MediaInfo
+    spans: list[tuple[float, float]]  # segment (start, end) seconds, in order
+    texts: list[str | None]  # subtitle/ASR text per segment (None: nothing said)
+    text_source: str | None = None  # "file:<name>", "asr:<model>" or None
+    language: str | None = None
+    notes: list[str] = field(default_factory=list)  # warnings worth keeping (repaired subtitles...)
+
+
+def _speech_cues(path: str, info: MediaInfo, cfg: IngestConfig, notes: list[str]):
+    """Cues and source for the segment text: a sidecar file first, else ASR when enabled."""
+    for side in find_sidecars(path):
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                cues = read_subtitles(side.path, repair=True)
+            notes += [str(w.message) for w in caught]
+            return cues, f"file:{side.path.name}", side.language
+        except MediaError as e:  # a broken sidecar: note it, try the next one, then ASR
+            notes.append(str(e))
+    if cfg.asr == "auto" and info.has_audio:
+        try:
+            from avu.tasks.speech import transcribe
+        except ImportError:
+            notes.append("asr unavailable: avu.tasks.speech is not installed")
+            return [], None, None
+        t = transcribe(path)
+        return t.cues, f"asr:{Path(str(t.model)).name}", t.language
+    return [], None, None
+
+
+def plan_video(path: str | os.PathLike, cfg: IngestConfig, *, video_id: str | None = None,
+               info: MediaInfo | None = None) -> VideoPlan:
+    """Hash, probe, segment and attach text. Raises `MediaError` for a file ingest cannot use."""
+    path = str(path)
+    vid = video_id or content_id(path)
+    info = info or probe(path)
+    segs = segments(info.duration, window=cfg.window, hop=cfg.hop)
+    spans = [(s.start, s.end) for s in segs]
+    if not spans:
+        raise MediaError(path, "no segment: the duration is zero")
+    notes: list[str] = []
+    cues, source, language = _speech_cues(path, info, cfg, notes)
+    texts = [segment_text(c) or None for c in assign_cues(cues, segs)]
+    return VideoPlan(video_id=vid, path=path, info=info, spans=spans, texts=texts,
+                     text_source=source if cues else None, language=language if cues else None, notes=notes)

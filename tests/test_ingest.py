@@ -1,0 +1,135 @@
+"""The ingest job end to end on local Ray: real clips, bad files mixed in, a killed driver."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from avu.index import IndexStore, InvalidIndex
+from avu.ingest import IngestConfig, content_id
+from avu.media import segments
+from pipelines.ingest import run_ingest
+from tests import factory
+from tests.conftest import SHARED_CLIPS
+
+CFG = IngestConfig(asr="off")
+KEY = ("video_id", "seg", "start", "end", "text", "text_source", "audio_db", "motion")
+
+
+def index_rows(index: Path) -> dict[str, list[tuple]]:
+    """video_id -> its segment rows (the comparable columns), in order; only done videos."""
+    store = IndexStore(index)
+    return {vid: [tuple(r[k] for k in KEY) for r in store.segment_rows(vid)] for vid in store.done()}
+
+
+def avu_cmd(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "avu", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "COLUMNS": "200"}, **kw)
+
+
+@pytest.fixture(scope="module")
+def shared_index(shared_data, tmp_path_factory) -> Path:
+    index = tmp_path_factory.mktemp("idx") / "index"
+    results = run_ingest([str(shared_data / "video")], str(index), CFG)
+    assert sorted(Path(r.path).name for r in results) == sorted(SHARED_CLIPS)
+    return index
+
+
+@pytest.mark.shared
+def test_shared_clips_indexed(shared_index, shared_data):
+    store = IndexStore(shared_index)
+    videos = {Path(v["path"]).name: v for v in store.video_rows()}
+    assert set(videos) == set(SHARED_CLIPS) and all(v["status"] == "done" for v in videos.values())
+    for name, v in videos.items():
+        assert v["video_id"] == content_id(shared_data / "video" / name)
+        rows = store.segment_rows(v["video_id"])
+        expected = segments(v["duration"], window=2.0)
+        assert [(r["start"], r["end"]) for r in rows] == [(s.start, s.end) for s in expected], name
+        assert [r["seg"] for r in rows] == list(range(len(rows)))
+        assert all(r["visual_emb"] is None and r["audio_emb"] is None for r in rows)  # no trained model yet
+        assert all(r["keyframe_jpeg"][:2] == b"\xff\xd8" for r in rows)  # a JPEG per segment
+        assert all(r["audio_db"] is not None for r in rows)
+    manifesto = store.segment_rows(videos["manifesto.mp4"]["video_id"])
+    assert manifesto[0]["text"] == "this audiobook is in the public domain"
+    assert manifesto[0]["text_source"] == "file:manifesto.srt" and len(manifesto[0]["speech_emb"]) == 384
+    spoken = [r for r in manifesto if r["text"]]
+    assert len(spoken) >= 40 and all(r["speech_emb"] is not None for r in spoken)
+    assert json.loads(videos["manifesto.mp4"]["models_json"])["text"].startswith("all-MiniLM-L6-v2")
+
+
+@pytest.mark.shared
+def test_rerun_skips_and_changes_nothing(shared_index, shared_data):
+    before = index_rows(shared_index)
+    results = run_ingest([str(shared_data / "video")], str(shared_index), CFG)
+    assert {r.status for r in results} == {"skipped"}
+    assert index_rows(shared_index) == before
+
+
+def test_bad_files_fail_with_reasons_and_good_ones_are_indexed(tmp_path, tiny_av):
+    folder = tmp_path / "mixed"
+    good = factory.make_corpus(folder, 2, seconds=3)
+    shutil.copy(tiny_av, folder / "tiny.mkv")
+    (folder / "tiny.srt").write_text("1\n00:00:00,200 --> 00:00:01,000\nhello avu\n")
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "noise.webm").write_bytes(os.urandom(20000))
+    (folder / "cut.mp4").write_bytes(good[0].read_bytes()[:3000])
+    (folder / "broken.srt").write_bytes(b"\x00\xff" * 50)
+    factory.make_video(folder / "broken.mkv", n=15)  # its sidecar is garbage: indexed without text
+    p = avu_cmd("ingest", str(folder), "--index", str(tmp_path / "idx"), "--asr", "off", "--strict")
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 1, err  # --strict: some failed
+    store = IndexStore(tmp_path / "idx")
+    rows = {Path(v["path"]).name: v for v in store.video_rows()}
+    assert {n for n, v in rows.items() if v["status"] == "done"} == {"clip_00.mp4", "clip_01.mp4", "tiny.mkv",
+                                                                      "broken.mkv"}
+    assert rows["empty.mp4"]["error"] == "empty file (0 bytes)"
+    assert "not a readable media container" in rows["noise.webm"]["error"]
+    assert rows["cut.mp4"]["status"] == "failed" and rows["cut.mp4"]["error"]
+    tiny = store.segment_rows(rows["tiny.mkv"]["video_id"])
+    assert tiny[0]["text"] == "hello avu" and tiny[0]["text_source"] == "file:tiny.srt"
+    assert "broken.srt" in rows["broken.mkv"]["notes_json"]
+    assert all(r["text"] is None for r in store.segment_rows(rows["broken.mkv"]["video_id"]))
+    assert "empty file (0 bytes)" in out and "failed" in out
+
+
+def test_killed_driver_resumes_to_a_clean_runs_index(tmp_path):
+    corpus = factory.make_corpus(tmp_path / "corpus", 10, seconds=20, w=320, h=240)
+    clean = tmp_path / "clean"
+    run_ingest([str(tmp_path / "corpus")], str(clean), CFG, decoders=1)
+    killed = tmp_path / "killed"
+    p = avu_cmd("ingest", str(tmp_path / "corpus"), "--index", str(killed), "--asr", "off", "--decoders", "1",
+                start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and p.poll() is None:
+        try:
+            if len(IndexStore(killed).done()) >= 2:  # a reader while the job writes
+                break
+        except InvalidIndex:
+            pass
+        time.sleep(0.2)
+    assert p.poll() is None, "the job ended before it could be killed"
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    partial = len(IndexStore(killed).done())
+    assert 2 <= partial < len(corpus)
+    os.killpg(p.pid, signal.SIGKILL)  # the dead driver's local Ray processes
+    results = run_ingest([str(tmp_path / "corpus")], str(killed), CFG, decoders=1)
+    assert sum(r.status == "skipped" for r in results) >= partial
+    assert index_rows(killed) == index_rows(clean)
+    n = IndexStore(killed).segments.count_rows()
+    assert n == sum(len(v) for v in index_rows(clean).values())  # no duplicates, no leftovers
+
+
+def test_foreign_folder_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(InvalidIndex, match="not an avu index"):
+        IndexStore(tmp_path, create=True)
+    with pytest.raises(InvalidIndex, match="no avu index here"):
+        IndexStore(tmp_path / "missing")
