@@ -22,6 +22,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="avu: audio-visual video understanding (decode, segment, index, search).")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints one JSON object with --json.")
 app.add_typer(bench_app, name="bench")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluations on real data; each prints one JSON object with --json.")
+app.add_typer(eval_app, name="eval")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -186,6 +188,15 @@ def demo(paths: List[Path] = typer.Argument(None, help="Media files or folders (
     from avu.demo import run_demo
 
     run_demo(paths or [], out=out, shared=shared_data(), console=console)
+
+
+def _register_tasks() -> None:
+    from avu.tasks._speech_cli import register
+
+    register(app, bench_app, eval_app)
+
+
+_register_tasks()
 
 
 def main() -> None:

@@ -90,8 +90,14 @@ def init_ray(address: str | None, cpus: int) -> bool:
 
 def run_ingest(paths: list[str], index: str, cfg: IngestConfig, *, decoders: int | None = None,
                embedders: int = 1, ray_address: str | None = None, progress=None,
-               batch: int = BATCH, ahead: int = AHEAD) -> list[Result]:
-    """Ingest `paths` into the index at `index`; returns one `Result` per file."""
+               batch: int = BATCH, ahead: int = AHEAD, stats: dict | None = None) -> list[Result]:
+    """Ingest `paths` into the index at `index`; returns one `Result` per file.
+
+    `stats`, when given, receives `startup_s` (Ray and actors ready) and `run_s` (first plan to
+    last commit), and the actors' process ids (`pids`) for measurements.
+    """
+    stats = {} if stats is None else stats
+    t0 = time.perf_counter()
     from pipelines._actors import Decoder, Embedder, Writer
 
     files = [str(p) for p in discover(paths)]
@@ -107,7 +113,12 @@ def run_ingest(paths: list[str], index: str, cfg: IngestConfig, *, decoders: int
         embs = [Embedder.options(num_cpus=1).remote(cfg_d, 1) for _ in range(embedders)]
         writer = Writer.options(num_cpus=0).remote(index)
         models = ray.get(embs[0].versions.remote())
-        return _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahead)
+        stats["pids"] = ray.get([a.pid.remote() for a in (*decs, *embs, writer)])  # all actors are up
+        t1 = time.perf_counter()
+        stats["startup_s"] = t1 - t0
+        results = _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahead)
+        stats["run_s"] = time.perf_counter() - t1
+        return results
     finally:
         if started_ray:
             ray.shutdown()

