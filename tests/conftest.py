@@ -47,3 +47,10 @@ def gop_video(media_dir) -> Path:
     """H.264, 40 frames at 10 fps, a keyframe every 10 frames (keyframes at 0, 1, 2, 3 s)."""
     return factory.make_video(media_dir / "gop.mp4", n=40, codec="libx264", pix_fmt="yuv420p",
                               options={"g": "10", "keyint_min": "10", "sc_threshold": "0", "bf": "0"})
+
+
+@pytest.fixture(scope="session")
+def long_gop_video(media_dir) -> Path:
+    """H.264, 100 frames at 10 fps, a keyframe every 5 s (longer than the PyAV seek gap)."""
+    return factory.make_video(media_dir / "long_gop.mp4", n=100, codec="libx264", pix_fmt="yuv420p",
+                              options={"g": "50", "keyint_min": "50", "sc_threshold": "0", "bf": "0"})

@@ -96,6 +96,15 @@ def test_rotated_video_comes_out_upright(media_dir, backend):
         assert np.abs(fr.data[0].numpy().astype(int) - ref).mean() < 1.0
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_windows_on_long_gops(long_gop_video, backend):
+    with VideoFile(long_gop_video, backend=backend) as v:  # windows after a keyframe 5 s back
+        got = [v.frames(fps=2, start=s, end=s + 1.0).pts.tolist() for s in (0.0, 9.0, 3.0, 7.0, 8.0, 2.5)]
+    assert got == [pytest.approx(x, abs=1e-6) for x in ([0, 0.5], [9, 9.5], [3, 3.5], [7, 7.5], [8, 8.5],
+                                                         [2.5, 3.0])]
+
+
 def test_video_file_reads_windows_in_any_order(tiny_av):
     with VideoFile(tiny_av) as v:
         late = v.frames(start=1.5, end=1.7)

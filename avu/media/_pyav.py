@@ -109,10 +109,11 @@ class PyAVVideo:
             pts.append(f.t)
 
         seek_to = times[0] if times[0] > _SEEK_GAP else None
+        last_seek = -1.0
         while i < n:
             if seek_to is not None:
                 self._seek(float(seek_to))
-            seek_to = None
+                last_seek, seek_to = float(seek_to), None
             for f in self._frames():
                 while i < n and f.t > times[i] + _EPS:
                     take(prev if prev is not None else f)  # before the first frame: the first
@@ -120,7 +121,9 @@ class PyAVVideo:
                 if i >= n:
                     break
                 prev = f
-                if times[i] - f.t > _SEEK_GAP:
+                # seek across a long gap, but only once past the last seek target: a seek lands
+                # on the keyframe before its target, which may be far behind it (long GOPs)
+                if times[i] - f.t > _SEEK_GAP and f.t >= last_seek:
                     seek_to = times[i]
                     break
             else:  # the stream ended: later times show the last frame while it is on screen
