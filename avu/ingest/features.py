@@ -36,11 +36,12 @@ def audio_level_db(wave: np.ndarray) -> float | None:
     return max(-120.0, 20 * math.log10(rms + 1e-12))
 
 
-def motion(frames: np.ndarray) -> float | None:
-    """Mean absolute difference between consecutive sampled frames (0-255; None if < 2 frames)."""
+def motion(frames: np.ndarray, *, stride: int = 4) -> float | None:
+    """Mean absolute difference between consecutive sampled frames (0-255; None if < 2 frames),
+    on every `stride`-th pixel each way (a 56x56 grid of a 224 px frame: 16x cheaper, same signal)."""
     if frames is None or len(frames) < 2:
         return None
-    f = frames.astype(np.int16)
+    f = frames[:, ::stride, ::stride].astype(np.int16)
     return float(np.abs(f[1:] - f[:-1]).mean())
 
 
