@@ -2,6 +2,8 @@
 # Set-up: Debian's ffmpeg (when root), a .venv, and the exact pins of requirements.lock installed
 # from a wheel cache outside the repo ($(WHEELS)), which is filled once per lock file and reused.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -23,12 +25,12 @@ $(STAMP): $(LOCK) pyproject.toml
 	  else echo "warning: Debian's ffmpeg is missing; run: sudo apt-get install -y ffmpeg"; fi; \
 	fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -U pip wheel setuptools
+	$(BIN)/python -m pip install -q -U pip wheel setuptools $(QUIET)
 	mkdir -p $(WHEELS)
 	test -f $(WHEELS)/.filled-$(LOCKHASH) || { \
-	  $(BIN)/python -m pip wheel -q -w $(WHEELS) -r $(LOCK) && touch $(WHEELS)/.filled-$(LOCKHASH); }
-	$(BIN)/python -m pip install -q --no-index --find-links $(WHEELS) -r $(LOCK)
-	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	  $(BIN)/python -m pip wheel -q -w $(WHEELS) -r $(LOCK) $(QUIET) && touch $(WHEELS)/.filled-$(LOCKHASH); }
+	$(BIN)/python -m pip install -q --no-index --find-links $(WHEELS) -r $(LOCK) $(QUIET)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . $(QUIET)
 	rm -f $(VENV)/.avu-installed-*
 	touch $@
 

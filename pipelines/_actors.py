@@ -72,6 +72,9 @@ class Embedder:
     def versions(self) -> dict:
         return self.featurizer.versions
 
+    def cues(self, video_id: str, cues: list, text_source: str | None, language: str | None) -> list[dict]:
+        return self.featurizer.cue_rows(video_id, cues, text_source=text_source, language=language)
+
     def embed(self, clips: list[dict], meta: dict) -> list[dict]:
         return self.featurizer.rows(meta["video_id"], clips, meta["texts"], aspect=meta["aspect"],
                                     seg_offset=meta["seg_offset"], text_source=meta["text_source"],
@@ -88,9 +91,9 @@ class Writer:
     def pid(self) -> int:
         return os.getpid()
 
-    def write(self, video: dict, *row_lists: list[dict]) -> int:
+    def write(self, video: dict, cue_rows: list[dict], *row_lists: list[dict]) -> int:
         rows = [r for rows in row_lists for r in rows]
-        self.store.write_video(video, rows)
+        self.store.write_video(video, rows, cue_rows)
         return len(rows)
 
     def fail(self, video: dict, error: str) -> None:

@@ -43,6 +43,7 @@ class Job:
     next_batch: int = 0
     pending: list = field(default_factory=list)  # embed refs not yet finished
     done_refs: list = field(default_factory=list)  # embed refs finished, in batch order
+    cue_ref: object = None  # the cue rows (embedded by an embed actor)
     batches: int = 0
     failed: str | None = None
 
@@ -159,7 +160,7 @@ def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahe
     def feed(job: Job):
         nonlocal next_emb
         spans = job.plan.spans
-        while len(job.pending) < ahead and job.next_batch * batch < len(spans):
+        while len(job.pending) < ahead + 1 and job.next_batch * batch < len(spans):
             i0 = job.next_batch * batch
             chunk = spans[i0:i0 + batch]
             clips = decs[job.decoder].decode.remote(job.path, chunk)
@@ -189,7 +190,7 @@ def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahe
                     free.append(job.decoder)
                     fail(job, _error_text(e))
                 continue
-            if job.failed is not None and kind == "embed":
+            if job.failed is not None and kind in ("embed", "cues"):
                 continue  # late batches of a video that already failed
             if kind == "plan":
                 job.plan = value
@@ -197,16 +198,21 @@ def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahe
                     free.append(job.decoder)
                     finish(job, Result(job.path, value.video_id, "skipped", duration=value.info.duration))
                     continue
+                job.cue_ref = embs[next_emb % len(embs)].cues.remote(value.video_id, value.cues,
+                                                                     value.text_source, value.language)
+                job.pending.append(job.cue_ref)
+                waiting[job.cue_ref] = ("cues", job)
                 feed(job)
-            elif kind == "embed":
+            elif kind in ("embed", "cues"):
                 job.pending.remove(ref)
-                job.done_refs.append(ref)
+                if kind == "embed":
+                    job.done_refs.append(ref)
                 feed(job)
                 if not job.pending and job.next_batch * batch >= len(job.plan.spans):
                     decs[job.decoder].release.remote(job.path)
                     free.append(job.decoder)
                     row = _video_row(job, cfg, models)
-                    waiting[writer.write.remote(row, *job.done_refs)] = ("write", job)
+                    waiting[writer.write.remote(row, job.cue_ref, *job.done_refs)] = ("write", job)
             elif kind == "write":
                 finish(job, Result(job.path, job.plan.video_id, "done", segments=value,
                                    duration=job.plan.info.duration,

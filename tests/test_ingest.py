@@ -133,3 +133,20 @@ def test_foreign_folder_is_refused(tmp_path):
         IndexStore(tmp_path, create=True)
     with pytest.raises(InvalidIndex, match="no avu index here"):
         IndexStore(tmp_path / "missing")
+
+
+@pytest.mark.shared
+def test_video_without_subtitles_is_transcribed(shared_data, tmp_path):
+    folder = tmp_path / "nosubs"
+    folder.mkdir()
+    (folder / "talk.mp4").symlink_to(shared_data / "video" / "manifesto.mp4")  # its .srt stays behind
+    results = run_ingest([str(folder)], str(tmp_path / "idx"), IngestConfig(asr="auto"))
+    assert [r.status for r in results] == ["done"]
+    store = IndexStore(tmp_path / "idx")
+    (vid,) = store.done()
+    rows = store.segment_rows(vid)
+    spoken = [r for r in rows if r["text"]]
+    assert len(spoken) >= 35 and all(r["text_source"] == "asr:tiny.en" for r in spoken)
+    assert all(r["language"] == "en" and r["speech_emb"] is not None for r in spoken)
+    first = " ".join(r["text"].lower() for r in rows[:3] if r["text"])
+    assert "public domain" in first  # said at 1.6-3.9 s in the reference subtitles

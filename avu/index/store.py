@@ -4,6 +4,7 @@
   error, probe info, config and model versions, timings.
 - `segments`: one row per segment: times, text, per-modality embeddings (null where missing),
   measured signals, a small key-frame JPEG, room for event scores.
+- `cues`: one row per subtitle/ASR cue: times, text, source, a MiniLM embedding (subtitle search).
 
 A video is visible to readers only when its `videos` row says `done`, and that row is written
 after its segments (one commit for all of them), so a video is fully indexed or not at all, even
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import lancedb
@@ -71,6 +73,19 @@ SEGMENTS = pa.schema([
 ])
 
 
+CUES = pa.schema([
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("idx", pa.int32()),  # cue number within the video, in time order
+    pa.field("start", pa.float64()),
+    pa.field("end", pa.float64()),
+    pa.field("text", pa.string()),
+    pa.field("text_source", pa.string()),  # file:<name> | asr:<model>
+    pa.field("language", pa.string()),
+    pa.field("emb", _vec(MINILM_DIM)),  # MiniLM of the cue with a little of its neighbours' context
+    pa.field("config_hash", pa.string()),
+])
+
+
 class InvalidIndex(Exception):
     """The index folder is missing, foreign or unreadable."""
 
@@ -84,12 +99,15 @@ class IndexStore:
 
     def __init__(self, uri: str | os.PathLike, *, create: bool = False):
         self.uri = self.check(uri, create=create)
-        self.db = lancedb.connect(self.uri)
+        # readers see commits made after they opened the index (checked at most once a second)
+        self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(seconds=1))
         names = set(self.db.list_tables().tables)
         self.videos = self.db.open_table("videos") if "videos" in names else self.db.create_table(
             "videos", schema=VIDEOS, exist_ok=True)
         self.segments = self.db.open_table("segments") if "segments" in names else self.db.create_table(
             "segments", schema=SEGMENTS, exist_ok=True)
+        self.cues = self.db.open_table("cues") if "cues" in names else self.db.create_table(
+            "cues", schema=CUES, exist_ok=True)
 
     @staticmethod
     def check(uri: str | os.PathLike, *, create: bool = False) -> str:
@@ -128,11 +146,17 @@ class IndexStore:
         return {r["video_id"]: r["config_hash"] for r in self.video_rows("status = 'done'")}
 
     def segment_rows(self, video_id: str, columns: list[str] | None = None) -> list[dict]:
-        q = self.segments.search().where(f"video_id = {_quote(video_id)}")
+        return self._rows(self.segments, video_id, columns, "seg")
+
+    def cue_rows(self, video_id: str, columns: list[str] | None = None) -> list[dict]:
+        return self._rows(self.cues, video_id, columns, "idx")
+
+    @staticmethod
+    def _rows(table, video_id: str, columns, order: str) -> list[dict]:
+        q = table.search().where(f"video_id = {_quote(video_id)}")
         if columns:
-            q = q.select(columns)
-        rows = q.limit(None).to_list()
-        return sorted(rows, key=lambda r: r["seg"])
+            q = q.select(list(dict.fromkeys([*columns, order])))
+        return sorted(q.limit(None).to_list(), key=lambda r: r[order])
 
     # -- writing (one writer at a time: the pipeline's writer actor) -------------------------
     def _upsert_video(self, row: dict) -> None:
@@ -140,23 +164,34 @@ class IndexStore:
         data = pa.Table.from_pylist([full], schema=VIDEOS)
         self.videos.merge_insert("video_id").when_matched_update_all().when_not_matched_insert_all().execute(data)
 
-    def write_video(self, video: dict, rows: list[dict]) -> None:
-        """Replace one video's segments and mark it done: all of it, or (after a crash) none."""
+    def _clear(self, vid: str) -> None:
+        for t in (self.segments, self.cues):
+            t.delete(f"video_id = {_quote(vid)}")
+
+    def write_video(self, video: dict, rows: list[dict], cues: list[dict] = ()) -> None:
+        """Replace one video's segments and cues and mark it done: all of it, or (after a crash) none."""
         vid = video["video_id"]
         self._upsert_video({**video, "status": "indexing", "error": None})
-        self.segments.delete(f"video_id = {_quote(vid)}")
+        self._clear(vid)
         if rows:
             self.segments.add(pa.Table.from_pylist(rows, schema=SEGMENTS))
+        if cues:
+            self.cues.add(pa.Table.from_pylist(list(cues), schema=CUES))
         self._upsert_video({**video, "status": "done", "error": None, "n_segments": len(rows),
                             "ingested_at": time.time()})
 
     def write_failed(self, video: dict, error: str) -> None:
         vid = video["video_id"]
-        self.segments.delete(f"video_id = {_quote(vid)}")
+        self._clear(vid)
         self._upsert_video({**video, "status": "failed", "error": error, "n_segments": 0,
                             "ingested_at": time.time()})
 
+    def remove(self, vid: str) -> None:
+        """Delete a video and everything indexed for it."""
+        self._clear(vid)
+        self.videos.delete(f"video_id = {_quote(vid)}")
+
     def optimize(self) -> None:
         """Compact the many small commits of a run into few files."""
-        for t in (self.videos, self.segments):
+        for t in (self.videos, self.segments, self.cues):
             t.optimize()

@@ -15,6 +15,7 @@ from PIL import Image
 
 from avu.ingest.config import IngestConfig
 
+CONTEXT_WEIGHT = 0.3  # a cue's embedding adds this much of each neighbour's (measured on the manifesto)
 JOINT_DIM = 256  # width of the visual / audio / fused embedding columns
 THUMB_WIDTH = 160  # key-frame JPEG width in pixels (height keeps the video's aspect)
 
@@ -84,3 +85,17 @@ class Featurizer:
                 "config_hash": self.cfg.hash,
             })
         return out
+
+    def cue_rows(self, video_id: str, cues: list, *, text_source: str | None,
+                 language: str | None) -> list[dict]:
+        """One row per cue; its embedding mixes in a little of the neighbouring cues' meaning."""
+        emb = [None] * len(cues)
+        if self.text is not None and cues:
+            e = self.text.encode_text([c.text for c in cues])
+            ctx = e.copy()
+            ctx[1:] += CONTEXT_WEIGHT * e[:-1]
+            ctx[:-1] += CONTEXT_WEIGHT * e[1:]
+            emb = list(ctx / np.linalg.norm(ctx, axis=1, keepdims=True))
+        return [{"video_id": video_id, "idx": i, "start": c.start, "end": c.end, "text": c.text,
+                 "text_source": text_source, "language": language, "emb": emb[i],
+                 "config_hash": self.cfg.hash} for i, c in enumerate(cues)]

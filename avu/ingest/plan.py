@@ -23,6 +23,7 @@ class VideoPlan:
     text_source: str | None = None  # "file:<name>", "asr:<model>" or None
     language: str | None = None
     notes: list[str] = field(default_factory=list)  # warnings worth keeping (repaired subtitles...)
+    cues: list = field(default_factory=list)  # the timed lines (Cue) the texts come from
 
 
 def _speech_cues(path: str, info: MediaInfo, cfg: IngestConfig, notes: list[str]):
@@ -61,4 +62,5 @@ def plan_video(path: str | os.PathLike, cfg: IngestConfig, *, video_id: str | No
     cues, source, language = _speech_cues(path, info, cfg, notes)
     texts = [segment_text(c) or None for c in assign_cues(cues, segs)]
     return VideoPlan(video_id=vid, path=path, info=info, spans=spans, texts=texts,
-                     text_source=source if cues else None, language=language if cues else None, notes=notes)
+                     text_source=source if cues else None, language=language if cues else None, notes=notes,
+                     cues=list(cues))
