@@ -19,4 +19,13 @@ from avu.media import (  # noqa: E402  (the environment above must be set first)
 )
 
 __version__ = "0.1.0"
-__all__ = ["Audio", "Cue", "Frames", "MediaError", "MediaInfo", "Segment", "__version__"]
+__all__ = ["Audio", "Cue", "Frames", "Hit", "Index", "MediaError", "MediaInfo", "Segment", "__version__",
+           "open_index"]
+
+
+def __getattr__(name):  # the index API loads LanceDB: import it on first use only
+    if name in ("open_index", "Index", "Hit"):
+        from avu import index
+
+        return getattr(index, name)
+    raise AttributeError(f"module 'avu' has no attribute {name!r}")

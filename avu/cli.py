@@ -25,7 +25,7 @@ app.add_typer(bench_app, name="bench")
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluations on real data; each prints one JSON object with --json.")
 app.add_typer(eval_app, name="eval")
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -198,6 +198,64 @@ def _ingest_with_progress(paths, index, cfg, decoders, embedders, ray_address):
     return results
 
 
+def hhmmss(t: float) -> str:
+    h, rem = divmod(t, 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(h):02d}:{int(m):02d}:{s:06.3f}"
+
+
+@app.command()
+@clean_errors
+def search(index: Path = typer.Argument(..., help="Index folder."),
+           query: str = typer.Argument(..., help="What is said or shown; or VIDEO@START-END for a clip."),
+           k: int = typer.Option(5, "--k", help="Number of hits."),
+           where: Optional[str] = typer.Option(None, help="SQL over videos, e.g. \"duration > 60\"."),
+           as_json: bool = typer.Option(False, "--json", help="One JSON list of hits.")):
+    """Find the moments that match a query, with per-modality reasons."""
+    from avu.index import open_index
+
+    q = query
+    if "@" in query and "-" in query.rsplit("@", 1)[1]:
+        video, span = query.rsplit("@", 1)
+        a, b = span.split("-", 1)
+        q = (video, float(a), float(b))
+    try:
+        hits = open_index(index).search(q, k=k, where=where)
+    except (ValueError, KeyError) as e:
+        err_console.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        print(json.dumps([{key: v for key, v in h.to_dict().items() if key != "events"} for h in hits]))
+        return
+    table = Table("video", "time", "score", "why", "said")
+    for h in hits:
+        why = ", ".join(f"{m} {v:.2f}" for m, v in h.scores_by_modality.items() if v)
+        table.add_row(Path(h.path).name, f"{hhmmss(h.start)}-{hhmmss(h.end)}", f"{h.score:.3f}", why,
+                      h.subtitle or "")
+    console.print(table if hits else "no hits")
+
+
+@app.command()
+@clean_errors
+def dashboard(index: Path = typer.Argument(..., help="Index folder."),
+              port: int = typer.Option(8501, help="Port."),
+              host: str = typer.Option("127.0.0.1", help="Address to bind (loopback unless you say otherwise)."),
+              reports: Path = typer.Option(Path("runs"), help="Folder of JSON reports for the Reports page.")):
+    """Open the Streamlit dashboard on an index: search, video timeline and player, corpus, reports."""
+    import subprocess
+
+    from avu.index import IndexStore
+
+    IndexStore.check(index)  # a clear error before starting a server
+    app_py = REPO / "dashboard" / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app_py), "--server.address", host,
+           "--server.port", str(port), "--server.headless", "true", "--server.maxUploadSize", "20",
+           "--browser.gatherUsageStats", "false", "--", "--index", str(index.resolve()),
+           "--reports", str(reports.resolve())]
+    console.print(f"avu dashboard on http://{host}:{port}  (Ctrl-C stops it)")
+    raise typer.Exit(subprocess.call(cmd))
+
+
 @app.command()
 @clean_errors
 def demo(paths: List[Path] = typer.Argument(None, help="Media files or folders (default: the shared clips)."),
@@ -209,9 +267,11 @@ def demo(paths: List[Path] = typer.Argument(None, help="Media files or folders (
 
 
 def _register_tasks() -> None:
-    from avu.tasks._speech_cli import register
+    from avu.tasks._speech_cli import register as speech
+    from avu.tasks._summarize_cli import register as summarize
 
-    register(app, bench_app, eval_app)
+    speech(app, bench_app, eval_app)
+    summarize(app, eval_app)
 
 
 _register_tasks()

@@ -30,15 +30,18 @@ def test_bench_decode_json(tiny_av):
 def test_demo_report(tiny_av, tmp_path):
     folder = tmp_path / "media"
     folder.mkdir()
-    video = folder / "clip.mkv"
-    shutil.copy(tiny_av, video)
-    (folder / "clip.srt").write_text("1\n00:00:00,500 --> 00:00:01,200\nhello there\n")
+    shutil.copy(tiny_av, folder / "clip.mkv")
+    (folder / "clip.srt").write_text("1\n00:00:00,500 --> 00:00:01,200\nthis audiobook is in the public domain\n")
     (folder / "broken.mp4").write_bytes(b"\x00" * 100)
     r = _avu("demo", str(folder), "--out", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     (row,) = report["videos"]
-    assert row["file"] == "clip.mkv" and row["segments"] == 1 and row["frames_read"] == 4
-    assert row["cues"] == 1 and row["first_lines"][0]["text"] == "hello there"
-    assert "broken.mp4" in r.stdout and "not a readable media container" in r.stdout
+    assert row["file"] == "clip.mkv" and row["segments"] == 1 and row["lines"] == 1
+    assert row["first_lines"][0]["text"] == "this audiobook is in the public domain"
+    assert report["failed"][0]["path"].endswith("broken.mp4")
+    assert "not a readable media container" in report["failed"][0]["error"]
+    first = report["queries"][0]
+    assert first["hits"][0]["path"].endswith("clip.mkv") and first["hits"][0]["start"] == 0.5
     assert (tmp_path / "out" / "report.md").read_text().startswith("# avu demo report")
+    assert "avu search" in r.stdout

@@ -1,4 +1,6 @@
-"""The segment index (LanceDB): `IndexStore` reads and writes the `videos` and `segments` tables."""
-from avu.index.store import SEGMENTS, VIDEOS, IndexStore, InvalidIndex
+"""The segment index (LanceDB): `IndexStore` reads and writes the tables; `open_index` gives the
+query API (`Index.search -> [Hit]`)."""
+from avu.index.api import Hit, Index, open_index
+from avu.index.store import CUES, SEGMENTS, VIDEOS, IndexStore, InvalidIndex
 
-__all__ = ["IndexStore", "InvalidIndex", "SEGMENTS", "VIDEOS"]
+__all__ = ["Hit", "Index", "open_index", "CUES", "IndexStore", "InvalidIndex", "SEGMENTS", "VIDEOS"]

@@ -20,7 +20,7 @@ from rich.table import Table
 from avu.media import MediaError
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 _ENGINES = ("auto", "whisper", "pocketsphinx")
 _OUT_SUFFIXES = (".srt", ".vtt", ".json")

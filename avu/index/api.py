@@ -1,0 +1,193 @@
+"""The Python API for video queries: `open_index(DIR) -> Index`, `Index.search(...) -> [Hit]`.
+
+A query is text, or a `(video, start, end)` clip. Text is embedded with MiniLM and matched
+against what is said (segment text and individual subtitle/ASR cues), plus exact phrase matches.
+Image and audio queries need trained visual / audio encoders; an index built without them says so
+instead of returning meaningless hits.
+
+Scores: each modality's score is a cosine similarity in [-1, 1]; an exact phrase match adds
+`PHRASE_BONUS`; `Hit.score` is the weighted sum over modalities divided by the weights used, so a
+score means the same thing for every query (see the README's calibration note: on the manifesto,
+a paraphrase of a line scores about 0.5-0.8 against its line and below 0.4 against other lines).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from avu.index.store import IndexStore, _quote
+from avu.media import Cue
+
+PHRASE_BONUS = 0.25  # added to the speech score when the query occurs verbatim in the line
+SPEECH_MODALITIES = ("speech",)
+ALL_MODALITIES = ("speech", "visual", "audio", "fused")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One moment of one video that answers a query."""
+
+    video_id: str
+    path: str
+    start: float  # seconds
+    end: float  # seconds
+    score: float  # weighted mean of the modality scores (plus a phrase bonus)
+    scores_by_modality: dict = field(default_factory=dict)  # e.g. {"speech": 0.71, "phrase": 0.25}
+    subtitle: str | None = None  # the line said at that moment, when there is one
+    events: dict | None = None  # event scores of the segment, once event detection has run
+
+    def __post_init__(self):
+        if not (math.isfinite(self.start) and math.isfinite(self.end) and 0 <= self.start < self.end):
+            raise ValueError(f"Hit times must satisfy 0 <= start < end, got {self.start}, {self.end}")
+        if not math.isfinite(self.score):
+            raise ValueError(f"Hit.score must be finite, got {self.score}")
+
+    def to_dict(self) -> dict:
+        return {"video_id": self.video_id, "path": self.path, "start": self.start, "end": self.end,
+                "score": self.score, "scores_by_modality": self.scores_by_modality,
+                "subtitle": self.subtitle, "events": self.events}
+
+
+class Index:
+    """A read handle on an avu index (safe beside a running ingest); `add`/`remove` change it."""
+
+    def __init__(self, uri: str | os.PathLike):
+        self.uri = str(uri)
+        self.store = IndexStore(self.uri)
+        self._text = None
+
+    # -- browsing -----------------------------------------------------------------------------
+    def videos(self, where: str | None = None, *, status: str | None = "done") -> list[dict]:
+        """Video rows (without bulky JSON), filtered by SQL over the videos table, e.g. "duration > 60"."""
+        clauses = [c for c in (f"status = {_quote(status)}" if status else None, f"({where})" if where else None) if c]
+        return sorted(self.store.video_rows(" AND ".join(clauses) or None), key=lambda r: r["path"])
+
+    def _video(self, video: str) -> dict:
+        rows = self.store.video_rows(f"video_id = {_quote(video)} OR path = {_quote(str(video))}")
+        if not rows:
+            raise KeyError(f"no video {video!r} in {self.uri}")
+        return rows[0]
+
+    def segments(self, video: str) -> list[dict]:
+        return self.store.segment_rows(self._video(video)["video_id"])
+
+    def subtitles(self, video: str) -> list[Cue]:
+        return [Cue(r["start"], r["end"], r["text"]) for r in self.store.cue_rows(self._video(video)["video_id"])]
+
+    # -- changing -----------------------------------------------------------------------------
+    def add(self, paths: Sequence[str | os.PathLike], **kwargs) -> list:
+        """Ingest files or folders into this index (the Ray pipeline; see `avu ingest`)."""
+        from avu.ingest import IngestConfig
+        from pipelines.ingest import run_ingest
+
+        cfg = kwargs.pop("config", None) or IngestConfig()
+        return run_ingest([str(p) for p in paths], self.uri, cfg, **kwargs)
+
+    def remove(self, video: str) -> None:
+        self.store.remove(self._video(video)["video_id"])
+
+    # -- search -------------------------------------------------------------------------------
+    def _encode(self, text: str) -> np.ndarray:
+        if self._text is None:
+            from avu.models.text import load_minilm
+
+            self._text = load_minilm()
+        return self._text.encode_text([text])[0]
+
+    def _scope(self, where: str | Sequence[str] | None) -> tuple[str | None, dict]:
+        """SQL restricting rows to done videos that pass `where`, and those videos by id."""
+        if where is None or isinstance(where, str):
+            vids = {v["video_id"]: v for v in self.videos(where)}
+        else:
+            wanted = set(where)
+            vids = {v["video_id"]: v for v in self.videos() if v["video_id"] in wanted or v["path"] in wanted}
+        if not vids:
+            return None, {}
+        return "video_id IN (" + ", ".join(_quote(v) for v in sorted(vids)) + ")", vids
+
+    def search(self, query, k: int = 10, *, modalities: Sequence[str] | None = None,
+               where: str | Sequence[str] | None = None, weights: dict | None = None) -> list[Hit]:
+        """Best `k` moments for a text query or a `(video, start, end)` clip."""
+        modalities = tuple(modalities or SPEECH_MODALITIES)
+        unknown = set(modalities) - set(ALL_MODALITIES)
+        if unknown:
+            raise ValueError(f"unknown modalities {sorted(unknown)}; choose from {ALL_MODALITIES}")
+        missing = [m for m in modalities if m != "speech"]
+        if missing:
+            raise ValueError(f"this index has no {'/'.join(missing)} embeddings (no trained encoder was "
+                             "configured at ingest); search the 'speech' modality")
+        if isinstance(query, (str, os.PathLike)) and Path(str(query)).suffix.lower() in _MEDIA_SUFFIXES \
+                and Path(str(query)).exists():
+            raise ValueError(f"{query}: image and audio queries need a trained visual or audio encoder, "
+                             "which this index was not built with")
+        scope, vids = self._scope(where)
+        if scope is None:
+            return []
+        if isinstance(query, tuple):
+            return self._search_clip(query, k, scope, vids)
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError("query must be non-empty text or a (video, start, end) tuple")
+        return self._search_text(query.strip(), k, scope, vids)
+
+    def _search_text(self, text: str, k: int, scope: str, vids: dict, *, exclude=None) -> list[Hit]:
+        from avu.index._ann import vector_search
+
+        q = self._encode(text)
+        cols = ["video_id", "start", "end", "text"]
+        cand = k * 4
+        cue_hits = vector_search(self.store.cues, "emb", q, cand, where=scope, columns=[*cols, "idx"])
+        seg_hits = vector_search(self.store.segments, "speech_emb", q, cand, where=scope,
+                                 columns=[*cols, "seg", "event_scores"])
+        phrase = text.lower().replace("'", "''").replace("%", "\\%").replace("_", "\\_")
+        verbatim = {(r["video_id"], r["idx"]) for r in self.store.cues.search().where(
+            f"({scope}) AND lower(text) LIKE '%{phrase}%'").select(["video_id", "idx"]).limit(None).to_list()}
+        moments = []
+        for r in cue_hits:
+            bonus = PHRASE_BONUS if (r["video_id"], r["idx"]) in verbatim else 0.0
+            moments.append((r["similarity"] + bonus, r, {"speech": r["similarity"], "phrase": bonus}))
+        for r in seg_hits:
+            moments.append((r["similarity"], r, {"speech": r["similarity"]}))
+        return self._best(moments, k, vids, exclude)
+
+    def _search_clip(self, clip: tuple, k: int, scope: str, vids: dict) -> list[Hit]:
+        video, start, end = clip
+        v = self._video(video)
+        said = [r["text"] for r in self.store.segment_rows(v["video_id"], ["start", "end", "text"])
+                if r["text"] and r["start"] < end and r["end"] > start]
+        if not said:
+            raise ValueError(f"the clip {v['path']} {start}-{end}s has no speech text, and this index has no "
+                             "visual or audio embeddings to compare it by")
+        return self._search_text(" ".join(said), k, scope, vids, exclude=(v["video_id"], start, end))
+
+    @staticmethod
+    def _best(moments: list, k: int, vids: dict, exclude) -> list[Hit]:
+        """Highest scores first; one hit per overlapping stretch of a video; stable order."""
+        moments.sort(key=lambda m: (-m[0], m[1]["video_id"], m[1]["start"]))
+        hits: list[Hit] = []
+        for score, r, parts in moments:
+            vid, s, e = r["video_id"], r["start"], r["end"]
+            if exclude and vid == exclude[0] and s < exclude[2] and e > exclude[1]:
+                continue
+            if any(h.video_id == vid and h.start < e and s < h.end for h in hits):
+                continue
+            events = json.loads(r["event_scores"]) if r.get("event_scores") else None
+            hits.append(Hit(video_id=vid, path=vids[vid]["path"], start=s, end=e, score=round(float(score), 6),
+                            scores_by_modality={m: round(float(x), 6) for m, x in parts.items()},
+                            subtitle=r.get("text"), events=events))
+            if len(hits) == k:
+                break
+        return hits
+
+
+_MEDIA_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".wav", ".mp3", ".flac", ".ogg", ".m4a"}
+
+
+def open_index(uri: str | os.PathLike) -> Index:
+    """Open an existing index (raises `InvalidIndex` for a missing or foreign folder)."""
+    return Index(uri)

@@ -1,0 +1,109 @@
+"""The query API and `avu search` on an index of the shared clips."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import avu
+from avu.index import Hit, IndexStore, InvalidIndex
+from avu.ingest import IngestConfig
+from pipelines.ingest import run_ingest
+from tests import factory
+
+
+@pytest.fixture(scope="module")
+def idx(shared_data, tmp_path_factory):
+    index = tmp_path_factory.mktemp("api") / "index"
+    run_ingest([str(shared_data / "video")], str(index), IngestConfig(asr="off"))
+    return avu.open_index(index)
+
+
+def manifesto_id(idx) -> str:
+    return next(v["video_id"] for v in idx.videos() if v["path"].endswith("manifesto.mp4"))
+
+
+@pytest.mark.shared
+def test_spoken_phrase_finds_the_moment(idx):
+    hits = idx.search("you can find the text version of this", k=3)
+    top = hits[0]
+    assert isinstance(top, Hit) and top.path.endswith("manifesto.mp4")
+    assert top.start == pytest.approx(3.919, abs=0.01)  # the cue's own time in manifesto.srt
+    assert top.subtitle == "you can find the text version of this"
+    assert top.scores_by_modality["phrase"] > 0 and top.scores_by_modality["speech"] > 0.9
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert idx.search("you can find the text version of this", k=3) == hits  # stable
+
+
+@pytest.mark.shared
+def test_paraphrase_and_filters(idx):
+    hits = idx.search("where can I read this book online", k=5)
+    assert hits and "text version" in " ".join(h.subtitle or "" for h in hits[:2])
+    long = {v["path"].rsplit("/", 1)[1] for v in idx.videos("duration > 60")}
+    assert long == {"manifesto.mp4", "tears_of_steel_battle.webm"}
+    assert all(h.path.endswith("manifesto.mp4") for h in idx.search("public domain", where="duration > 60"))
+    assert idx.search("public domain", where="duration < 10") == []  # no speech in short clips
+    assert idx.search("public domain", where=[manifesto_id(idx)])[0].path.endswith("manifesto.mp4")
+
+
+@pytest.mark.shared
+def test_clip_query_and_clear_errors(idx, shared_data):
+    vid = manifesto_id(idx)
+    hits = idx.search((vid, 2.0, 4.0), k=3)
+    assert hits and all(not (h.video_id == vid and h.start < 4.0 and h.end > 2.0) for h in hits)
+    with pytest.raises(ValueError, match="visual"):
+        idx.search("a dog", modalities=["visual"])
+    with pytest.raises(ValueError, match="trained visual or audio encoder"):
+        idx.search(str(shared_data / "coco" / "images" / "000000000139.jpg"))
+    with pytest.raises(ValueError, match="no speech text"):
+        idx.search((next(v["video_id"] for v in idx.videos() if "flower" in v["path"]), 0.0, 2.0))
+    assert len(idx.subtitles(vid)) == 37 and idx.segments(vid)[0]["seg"] == 0
+
+
+@pytest.mark.shared
+def test_cli_search_json(idx):
+    r = subprocess.run([sys.executable, "-m", "avu", "search", idx.uri, "public domain", "--k", "2", "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    hits = json.loads(r.stdout)
+    assert len(hits) == 2 and set(hits[0]) == {"video_id", "path", "start", "end", "score",
+                                                 "scores_by_modality", "subtitle"}
+    assert hits[0]["path"].endswith("manifesto.mp4")
+
+
+def test_missing_and_foreign_index(tmp_path):
+    with pytest.raises(InvalidIndex, match="no avu index"):
+        avu.open_index(tmp_path / "nothing")
+    r = subprocess.run([sys.executable, "-m", "avu", "search", str(tmp_path), "x"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and "no avu index" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_reader_during_ingest_sees_whole_videos_only(tmp_path):
+    corpus = factory.make_corpus(tmp_path / "c", 6, seconds=10)
+    for p in corpus:  # a subtitle line in each, so search has something to find
+        p.with_suffix(".srt").write_text(f"1\n00:00:01,000 --> 00:00:03,000\nclip number {p.stem[-2:]}\n")
+    index = tmp_path / "idx"
+    t = threading.Thread(target=run_ingest, args=([str(tmp_path / "c")], str(index), IngestConfig(asr="off")),
+                         kwargs={"decoders": 1})
+    t.start()
+    seen = set()
+    while t.is_alive():
+        try:
+            store = IndexStore(index)
+        except InvalidIndex:
+            time.sleep(0.05)
+            continue
+        for vid in store.done():  # a done video always has all of its segments and cues
+            assert len(store.segment_rows(vid, ["seg"])) == 5 and len(store.cue_rows(vid, ["idx"])) == 1
+            seen.add(vid)
+        time.sleep(0.05)
+    t.join()
+    idx = avu.open_index(index)
+    assert len(idx.videos()) == 6
+    assert idx.search("clip number 03", k=1)[0].path.endswith("clip_03.mp4")
