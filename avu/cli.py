@@ -5,17 +5,15 @@ reason, and the exit code is non-zero.
 """
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from avu.index.store import InvalidIndex
+from avu._console import clean_errors, console, err_console
 from avu.media import MediaError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -24,8 +22,6 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints one 
 app.add_typer(bench_app, name="bench")
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluations on real data; each prints one JSON object with --json.")
 app.add_typer(eval_app, name="eval")
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,21 +33,6 @@ def shared_data() -> Path:
     return Path(os.environ.get("AVU_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
-def clean_errors(fn):
-    """Turn MediaError (and a missing ffmpeg) into one line on stderr and exit code 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except MediaError as e:
-            err_console.print(f"[red]error:[/red] {e}", highlight=False)
-            raise typer.Exit(1)
-        except (RuntimeError, InvalidIndex) as e:
-            err_console.print(f"[red]error:[/red] {e}", highlight=False)
-            raise typer.Exit(1)
-
-    return wrapper
 
 
 def _fmt_streams(info) -> str:
@@ -134,6 +115,24 @@ def bench_ingest_cmd(repeats: int = typer.Option(2, help="Best of this many runs
     console.print(table)
 
 
+@bench_app.command("query")
+@clean_errors
+def bench_query_cmd(sizes: str = typer.Option("10000,100000,1000000", help="Comma-separated table sizes."),
+                    queries: int = typer.Option(50, help="Queries per size."),
+                    as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Search latency (p50/p95, text encoding included) and ANN recall@10 at 10k/100k/1M segments."""
+    from avu.bench.query import bench_query
+
+    result = bench_query(tuple(int(x) for x in sizes.split(",")), queries=queries)
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table("segments", "index", "p50 ms", "p95 ms", "recall@10")
+    for n, r in result["sizes"].items():
+        table.add_row(n, str(r.get("index")), f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}", f"{r['recall_at_10']:.3f}")
+    console.print(table)
+
+
 @app.command()
 @clean_errors
 def ingest(paths: List[Path] = typer.Argument(..., help="Video files, folders (recursive) or .txt lists of paths."),
@@ -150,7 +149,6 @@ def ingest(paths: List[Path] = typer.Argument(..., help="Video files, folders (r
            strict: bool = typer.Option(False, help="Exit non-zero if any video failed.")):
     """Decode, segment, embed and index videos with Ray actors (resumable: done videos are skipped)."""
     from avu.ingest import IngestConfig
-    from pipelines.ingest import run_ingest
 
     if hop is None and window is not None:
         hop = window

@@ -133,7 +133,8 @@ def bench_size(n: int, *, queries: int, seed: int, workdir: str | None, model) -
             t1 = time.perf_counter()
             rows = vector_search(table, "speech_emb", q, K, columns=COLUMNS)
             t2 = time.perf_counter()
-            assert len(rows) == K
+            if len(rows) != K:
+                raise RuntimeError(f"search returned {len(rows)} rows, wanted {K}")
             total.append((t2 - t0) * 1e3)
             encode.append((t1 - t0) * 1e3)
             search.append((t2 - t1) * 1e3)

@@ -109,6 +109,11 @@ class Index:
             vids = {v["video_id"]: v for v in self.videos() if v["video_id"] in wanted or v["path"] in wanted}
         if not vids:
             return None, {}
+        if where is None:  # every done video: only rows of videos still being written need excluding
+            busy = [v["video_id"] for v in self.store.video_rows("status = 'indexing'")]
+            if not busy:
+                return "true", vids  # no filter at all: the cheapest search at scale
+            return "video_id NOT IN (" + ", ".join(_quote(v) for v in sorted(busy)) + ")", vids
         return "video_id IN (" + ", ".join(_quote(v) for v in sorted(vids)) + ")", vids
 
     def search(self, query, k: int = 10, *, modalities: Sequence[str] | None = None,
@@ -141,8 +146,9 @@ class Index:
         q = self._encode(text)
         cols = ["video_id", "start", "end", "text"]
         cand = k * 4
-        cue_hits = vector_search(self.store.cues, "emb", q, cand, where=scope, columns=[*cols, "idx"])
-        seg_hits = vector_search(self.store.segments, "speech_emb", q, cand, where=scope,
+        w = None if scope == "true" else scope
+        cue_hits = vector_search(self.store.cues, "emb", q, cand, where=w, columns=[*cols, "idx"])
+        seg_hits = vector_search(self.store.segments, "speech_emb", q, cand, where=w,
                                  columns=[*cols, "seg", "event_scores"])
         phrase = text.lower().replace("'", "''").replace("%", "\\%").replace("_", "\\_")
         verbatim = {(r["video_id"], r["idx"]) for r in self.store.cues.search().where(
@@ -172,6 +178,8 @@ class Index:
         hits: list[Hit] = []
         for score, r, parts in moments:
             vid, s, e = r["video_id"], r["start"], r["end"]
+            if vid not in vids:  # rows of a video whose row is gone or not done
+                continue
             if exclude and vid == exclude[0] and s < exclude[2] and e > exclude[1]:
                 continue
             if any(h.video_id == vid and h.start < e and s < h.end for h in hits):

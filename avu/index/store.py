@@ -191,7 +191,13 @@ class IndexStore:
         self._clear(vid)
         self.videos.delete(f"video_id = {_quote(vid)}")
 
-    def optimize(self) -> None:
-        """Compact the many small commits of a run into few files."""
+    def optimize(self) -> dict:
+        """Compact the many small commits of a run into few files, then build (or refresh) the
+        approximate vector indexes of the tables that have grown past the size where exact
+        search stops being fast. Returns the indexes built, by column."""
+        from avu.index._ann import ensure_ann
+
         for t in (self.videos, self.segments, self.cues):
             t.optimize()
+        built = {col: ensure_ann(t, col) for t, col in ((self.segments, "speech_emb"), (self.cues, "emb"))}
+        return {c: b for c, b in built.items() if b}

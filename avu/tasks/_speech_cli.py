@@ -7,38 +7,24 @@ together. Heavy imports (faster-whisper, sentence-transformers) happen inside th
 """
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from avu.media import MediaError
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+from avu._console import clean_errors as _clean_errors
+from avu._console import console
 
 _ENGINES = ("auto", "whisper", "pocketsphinx")
 _OUT_SUFFIXES = (".srt", ".vtt", ".json")
 _MODEL_HELP = "CTranslate2 Whisper model folder [bundled tiny.en]."
 
 
-def _clean_errors(fn: Callable) -> Callable:
-    """MediaError, and engine/model/alignment failures (RuntimeError), become one line and exit 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (MediaError, RuntimeError) as e:
-            err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
-            raise typer.Exit(1)
-
-    return wrapper
 
 
 def _check_engine(engine: str) -> str:

@@ -7,37 +7,21 @@ h5py) happen inside the commands. A missing index or video, bad media and bad ar
 """
 from __future__ import annotations
 
-import functools
 import json
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from avu.index.store import InvalidIndex
 from avu.media import MediaError
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+from avu._console import clean_errors as _clean_errors
+from avu._console import console
 
 
-def _clean_errors(fn: Callable) -> Callable:
-    """Missing index or video, MediaError, ValueError and ffmpeg failures: one line, exit code 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (MediaError, InvalidIndex, ValueError, KeyError, RuntimeError, OSError) as e:
-            msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-            err_console.print(f"[red]error:[/red] {escape(str(msg))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1)
-
-    return wrapper
 
 
 def hhmmss(t: float) -> str:
