@@ -82,6 +82,7 @@ def run_demo(paths: list[Path], *, out: Path, shared: Path, console: Console) ->
     (out / "report.md").write_text(_markdown(report))
     console.print(f"report written to {out / 'report.json'} and {out / 'report.md'}")
     console.print(f"search it yourself:  avu search {index} \"what is said\"")
+    console.print(f"open the dashboard:  avu dashboard {index}")
     return report
 
 
