@@ -51,15 +51,19 @@ def make_video(path: Path, *, n: int = 20, fps: int = FPS, w: int = W, h: int = 
         for p in s.encode():
             c.mux(p)
         if a is not None:
-            x = tone(int(SR * n / fps))
-            for k in range(0, len(x), 1024):
-                fr = av.AudioFrame.from_ndarray(x[None, k:k + 1024], format="flt", layout="mono")
-                fr.sample_rate, fr.pts = SR, k
-                for p in a.encode(fr):
-                    c.mux(p)
-            for p in a.encode():
-                c.mux(p)
+            mux_audio(c, a, tone(int(SR * n / fps)))
     return path
+
+
+def mux_audio(c, a, x: np.ndarray) -> None:
+    """Encode mono float samples `x` into audio stream `a` of container `c`, 1024 at a time."""
+    for k in range(0, len(x), 1024):
+        fr = av.AudioFrame.from_ndarray(x[None, k:k + 1024], format="flt", layout="mono")
+        fr.sample_rate, fr.pts = SR, k
+        for p in a.encode(fr):
+            c.mux(p)
+    for p in a.encode():
+        c.mux(p)
 
 
 def make_audio(path: Path, *, seconds: float = 1.5, sr: int = SR, channels: int = 1) -> Path:
@@ -102,13 +106,6 @@ def make_corpus(folder: Path, n: int, *, seconds: float = 6.0, fps: int = 10, w:
                     c.mux(p)
             for p in s.encode():
                 c.mux(p)
-            x = tone(int(SR * seconds), hz=220.0 * (1 + k / 4))
-            for j in range(0, len(x), 1024):
-                fr = av.AudioFrame.from_ndarray(x[None, j:j + 1024], format="flt", layout="mono")
-                fr.sample_rate, fr.pts = SR, j
-                for p in a.encode(fr):
-                    c.mux(p)
-            for p in a.encode():
-                c.mux(p)
+            mux_audio(c, a, tone(int(SR * seconds), hz=220.0 * (1 + k / 4)))
         paths.append(path)
     return paths
