@@ -29,7 +29,7 @@ def cluster():
 
 def test_worker_node_killed_mid_job(cluster, tmp_path):
     c, workers = cluster
-    n_videos, seconds = 8, 20
+    n_videos, seconds = 12, 30  # long enough that the job is still running when a node goes
     factory.make_corpus(tmp_path / "corpus", n_videos, seconds=seconds, w=320, h=240)
     index = tmp_path / "idx"
     out: dict = {}
@@ -47,13 +47,13 @@ def test_worker_node_killed_mid_job(cluster, tmp_path):
     victim = None
     while time.time() < deadline and victim is None and t.is_alive():
         try:
-            if len(IndexStore(index).done()) >= 1:
-                decoders = list_actors(filters=[("class_name", "=", "Decoder"), ("state", "=", "ALIVE")])
-                on = {a.node_id for a in decoders}
+            decoders = list_actors(filters=[("class_name", "=", "Decoder"), ("state", "=", "ALIVE")])
+            on = {a.node_id for a in decoders}
+            if len(decoders) == 2 and len(IndexStore(index).done()) >= 1:  # mid-job: work is committed
                 victim = next((w for w in workers if w.node_id in on), None)
         except InvalidIndex:
             pass
-        time.sleep(0.1)
+        time.sleep(0.05)
     assert victim is not None, "no worker node hosted a decoder while the job ran"
     c.remove_node(victim)  # SIGKILLs the node's raylet and every worker process on it
     t.join(300)
