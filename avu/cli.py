@@ -265,11 +265,13 @@ def demo(paths: List[Path] = typer.Argument(None, help="Media files or folders (
 
 
 def _register_tasks() -> None:
+    from avu.events._cli import register as events
     from avu.tasks._speech_cli import register as speech
     from avu.tasks._summarize_cli import register as summarize
 
     speech(app, bench_app, eval_app)
     summarize(app, eval_app)
+    events(app, eval_app)
 
 
 _register_tasks()

@@ -1,0 +1,209 @@
+"""Sound events: the audio encoder, ESC-10 training, the shipped model, event detection, AVE labels.
+
+Fast by design: training runs a few steps on a handful of real ESC-10 clips with a small model;
+the full 5-fold cross-validation is `avu eval esc10` (its result is recorded in esc10.json).
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import typer
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from avu.events import ave
+from avu.events.detect import DEFAULT_WEIGHTS, Event, EventModel, detect_events
+from avu.events.esc10 import Esc10Config, augment, build_model, mix, read_meta, save_model
+from avu.media.audio import log_mel, read_audio
+from avu.models.audio import AudioClassifier, count_parameters, create_audio_encoder
+
+SMALL = dict(stem_channels=4, width=16, stage_mults=(1, 2), embed_dim=32, dropout=0.0)
+
+
+def test_encoder_shapes_and_gradients():
+    torch.manual_seed(0)
+    enc = create_audio_encoder(n_mels=64, **SMALL)
+    mel = torch.randn(3, 64, 101, requires_grad=True)
+    z = enc.encode_audio(mel, normalize=True)
+    assert z.shape == (3, 32)
+    assert torch.allclose(z.norm(dim=-1), torch.ones(3), atol=1e-5)
+    assert enc.encode_audio(mel[0].detach(), normalize=False).shape == (1, 32)  # [n_mels, T] is a batch of one
+    assert enc.frame_features(mel).shape[-1] == math.ceil(101 / 4)  # 2-D stem /2, one strided stage /2
+    clf = AudioClassifier(enc, 10)
+    clf(mel).logsumexp(-1).sum().backward()
+    assert mel.grad is not None and mel.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in clf.parameters())
+    one_d = create_audio_encoder(n_mels=40, stem_channels=0, width=8, stage_mults=(1, 2, 4))
+    assert one_d.encode_audio(torch.randn(2, 40, 200)).shape == (2, 128)
+    with pytest.raises(ValueError):
+        enc.encode_audio(torch.randn(2, 40, 50))
+    with pytest.raises(ValueError):
+        create_audio_encoder(kernel=4)
+
+
+def test_shipped_recipe_size():
+    cfg = Esc10Config.from_yaml("configs/esc10.yaml")
+    n = count_parameters(build_model(cfg))
+    assert 100_000 < n < 5_000_000  # 4 bytes each: well under the 20 MB checkpoint limit
+
+
+def test_augment_and_mix_keep_shapes():
+    g = torch.Generator().manual_seed(0)
+    cfg = Esc10Config(crop_seconds=2.0, mixup_prob=1.0)
+    mel = torch.randn(4, 64, 501)
+    out = augment(mel, cfg, g)
+    assert out.shape == (4, 64, 200) and torch.isfinite(out).all()
+    y = torch.eye(10)[:4]
+    mixed, ym = mix(out, y, cfg, g)
+    assert mixed.shape == out.shape and torch.allclose(ym.sum(-1), torch.ones(4))
+    same = out[:1].expand(4, -1, -1).contiguous()  # mixing a clip with itself (power domain) changes nothing
+    assert torch.allclose(mix(same, y, cfg, g)[0], same, atol=1e-5)
+
+
+def _clips(root, per_class: int):
+    rows = read_meta(root)
+    labels = sorted({r["category"] for r in rows})
+    chosen = [r for c in labels for r in [r for r in rows if r["category"] == c][:per_class]]
+    waves = [read_audio(root / "audio" / r["path"].split("/")[-1]).waveform[:80000] for r in chosen]
+    waves = [torch.nn.functional.pad(w, (0, 80000 - w.shape[0])) for w in waves]
+    return chosen, torch.stack(waves), torch.tensor([labels.index(r["category"]) for r in chosen]), labels
+
+
+@pytest.mark.shared
+def test_training_steps_reduce_loss(shared_data):
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    _, waves, y, _ = _clips(shared_data / "esc10", per_class=1)
+    mel = log_mel(waves, sr=16000)
+    model = AudioClassifier(create_audio_encoder(**SMALL), 10, dropout=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        loss = torch.nn.functional.cross_entropy(model(mel[:, :, :300]), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_safetensors_round_trip(tmp_path):
+    torch.manual_seed(1)
+    cfg = Esc10Config(**SMALL)
+    model = build_model(cfg).eval()
+    labels = [f"class{i}" for i in range(10)]
+    path = save_model(model, cfg, labels, tmp_path, extra={"command": "test"})
+    assert path.name == "esc10.safetensors" and path.with_suffix(".json").is_file()
+    loaded = EventModel.load(tmp_path)
+    assert loaded.labels == labels
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, loaded.model.state_dict()[k]), k
+    wave = torch.randn(2, 16000) * 0.1
+    p = loaded.scores(wave)
+    assert p.shape == (2, 10) and torch.allclose(p.sum(-1), torch.ones(2), atol=1e-5)
+    with torch.no_grad():
+        ref = torch.softmax(model(log_mel(wave, sr=16000)), -1)
+    assert torch.allclose(p, ref, atol=1e-6)
+    with pytest.raises(RuntimeError, match="not found"):
+        EventModel.load(tmp_path / "missing.safetensors")
+
+
+def test_shipped_json_matches_tensors():
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip("no shipped ESC-10 model yet (avu train-esc10)")
+    meta = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
+    state = load_file(str(DEFAULT_WEIGHTS))
+    assert {k: list(v.shape) for k, v in state.items()} == meta["tensors"]
+    assert len(meta["labels"]) == 10 and meta["model"]["n_classes"] == 10
+    assert DEFAULT_WEIGHTS.stat().st_size <= 20 * 2**20
+    cv = meta["cross_validation"]
+    assert len(cv["folds"]) == 5 and abs(np.mean(cv["folds"]) - cv["mean_accuracy"]) < 1e-3
+    assert "train-esc10" in meta["command"]
+
+
+@pytest.mark.shared
+def test_shipped_model_classifies_clips(shared_data):
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip("no shipped ESC-10 model yet (avu train-esc10)")
+    torch.set_num_threads(1)
+    model = EventModel.load()
+    rows, waves, _, _ = _clips(shared_data / "esc10", per_class=2)
+    pred = model.scores(waves).argmax(-1)
+    truth = torch.tensor([model.labels.index(r["category"]) for r in rows])
+    assert (pred == truth).float().mean() >= 0.9  # held-in clips (the model trained on all folds)
+
+
+def test_detect_events_hand_cases():
+    lab = ["dog", "rain"]
+    rows = [(float(t), t + 1.0, s) for t, s in enumerate([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.7],
+                                                           [0.1, 0.8], [0.7, 0.3]])]
+    ev = detect_events(rows, threshold=0.5, labels=lab)
+    assert [(e.label, e.start, e.end) for e in ev] == [("dog", 0, 2), ("rain", 2, 5), ("dog", 5, 6)]
+    assert ev[0].confidence == pytest.approx(0.85) and isinstance(ev[0], Event)
+    assert [e.label for e in detect_events(rows, threshold=0.5, labels=lab, min_duration=2.5)] == ["rain"]
+    assert detect_events(rows, threshold=0.95, labels=lab) == []
+    # a single spike is removed by smoothing; mappings and unsorted windows are accepted
+    spiky = [(t, t + 1.0, {"dog": 0.9 if t == 3 else 0.1}) for t in range(6, -1, -1)]
+    assert detect_events(spiky, threshold=0.5) == [Event("dog", 3.0, 4.0, 0.9)]
+    assert detect_events(spiky, threshold=0.5, smoothing=3) == []
+    # a gap between windows splits an event unless merge_gap covers it
+    gap = [(0.0, 1.0, [1.0]), (1.0, 2.0, [1.0]), (3.0, 4.0, [1.0])]
+    assert len(detect_events(gap, threshold=0.5)) == 2
+    assert detect_events(gap, threshold=0.5, merge_gap=1.0) == [Event("0", 0.0, 4.0, 1.0)]
+    assert detect_events([], threshold=0.5) == []
+    with pytest.raises(ValueError):
+        detect_events(rows, threshold=1.5, labels=lab)
+
+
+def test_ave_hand_cases():
+    v = ave.parse_line("Bark&abc&good&2&5")
+    assert v.segment_labels() == ["background"] * 2 + ["Bark"] * 3 + ["background"] * 5
+    assert ave.parse_line("Bark&x&good&0&0").segment_labels() == ["background"] * 10
+    for bad in ("Bark&abc&good&2", "Bark&abc&good&5&11", "Bark&abc&good&a&5"):
+        with pytest.raises(ValueError):
+            ave.parse_line(bad)
+    assert ave.segment_accuracy([[0, 1, 2, 2]], [[0, 1, 2, 3]]) == 0.75
+    assert ave.segment_accuracy([["a", "b"], ["c", "d"]], [["a", "x"], ["c", "d"]]) == 0.75
+    with pytest.raises(ValueError):
+        ave.segment_accuracy([[0, 1]], [[0, 1, 2]])
+    scores = np.zeros((1, 2, 3))
+    scores[0, 0] = [0.6, 0.1, 0.3]
+    scores[0, 1] = [0.2, 0.1, 0.7]
+    assert ave.labels_from_scores(scores, background_index=2).tolist() == [[0, 2]]
+    assert ave.labels_from_scores(scores, background_index=2, threshold=0.5).tolist() == [[0, 2]]
+    assert ave.labels_from_scores(scores, background_index=2, threshold=0.1).tolist() == [[0, 0]]
+
+
+@pytest.mark.shared
+def test_ave_annotations_real_file(shared_data):
+    a = ave.load_annotations(shared_data / "annotations" / "ave" / "Annotations.txt")
+    assert len(a.videos) == 4143 and len(a.categories) == 28 and a.classes[-1] == "background"
+    assert a.background_index == 28
+    counts = a.counts()
+    assert sum(counts.values()) == 4143 and counts["Church bell"] == 188 and counts["Cat"] == 60
+    t = a.segment_targets()
+    assert t.shape == (4143, 10) and t.min() == 0 and t.max() == 28
+    first = a.videos[0]
+    assert (first.category, first.video_id, first.start, first.end) == ("Church bell", "RUhOCu3LNXM", 0, 10)
+    assert ave.segment_accuracy(t, t) == 1.0
+    all_bg = np.full_like(t, a.background_index)
+    assert 0 < ave.segment_accuracy(all_bg, t) < 0.5  # most segments hold an event
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    from avu.events._cli import register
+
+    app, eval_app = typer.Typer(), typer.Typer()
+    app.add_typer(eval_app, name="eval")
+    register(app, eval_app)
+    runner = CliRunner()
+    res = runner.invoke(app, ["eval", "esc10", "--json", "--config", str(tmp_path / "nope.yaml")])
+    assert res.exit_code == 1 and "error:" in res.output and "Traceback" not in res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: 3\nlayers: 9\n")
+    res = runner.invoke(app, ["train-esc10", "--config", str(bad), "--out", str(tmp_path)])
+    assert res.exit_code == 1 and "unknown config keys" in res.output
