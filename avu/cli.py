@@ -235,6 +235,31 @@ def search(index: Path = typer.Argument(..., help="Index folder."),
 
 @app.command()
 @clean_errors
+def events(index: Path = typer.Argument(..., help="Index folder."),
+           video: str = typer.Argument(..., help="Video id or path."),
+           threshold: float = typer.Option(0.8, help="Minimum ESC-10 class probability."),
+           min_duration: float = typer.Option(2.0, help="Shortest event kept, seconds."),
+           out: Optional[Path] = typer.Option(None, help="Also write the events as JSON here."),
+           as_json: bool = typer.Option(False, "--json", help="Print one JSON list.")):
+    """The sound-event timeline of an indexed video (the shipped ESC-10 model's ten classes)."""
+    from avu.index import open_index
+
+    found = [e._asdict() for e in open_index(index).events(video, threshold=threshold, min_duration=min_duration)]
+    if out:
+        out.write_text(json.dumps(found, indent=2))
+    if as_json:
+        print(json.dumps(found))
+        return
+    table = Table("start", "end", "sound", "confidence")
+    for e in found:
+        table.add_row(hhmmss(e["start"]), hhmmss(e["end"]), e["label"], f"{e['confidence']:.2f}")
+    console.print(table if found else "no events above the threshold")
+    console.print("ESC-10 classes only: dog, rooster, rain, sea waves, crackling fire, crying baby, sneezing, "
+                  "clock tick, helicopter, chainsaw; other sounds are forced into one of them.", style="dim")
+
+
+@app.command()
+@clean_errors
 def dashboard(index: Path = typer.Argument(..., help="Index folder."),
               port: int = typer.Option(8501, help="Port."),
               host: str = typer.Option("127.0.0.1", help="Address to bind (loopback unless you say otherwise)."),

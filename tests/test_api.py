@@ -106,3 +106,17 @@ def test_reader_during_ingest_sees_whole_videos_only(tmp_path):
     idx = avu.open_index(index)
     assert len(idx.videos()) == 6
     assert idx.search("clip number 03", k=1)[0].path.endswith("clip_03.mp4")
+
+
+@pytest.mark.shared
+def test_event_timeline(idx):
+    vid = manifesto_id(idx)
+    every = idx.events(vid, threshold=0.0, min_duration=0.0)  # every class is "on" somewhere
+    assert {e.label for e in every} <= {"dog", "rooster", "rain", "sea_waves", "crackling_fire", "crying_baby",
+                                        "sneezing", "clock_tick", "helicopter", "chainsaw"}
+    assert all(0 <= e.start < e.end <= 88.08 + 1e-6 and 0 <= e.confidence <= 1 for e in every)
+    strict = idx.events(vid, threshold=0.8, min_duration=2.0)
+    assert len(strict) <= len(every) and all(e.confidence >= 0.8 for e in strict)
+    r = subprocess.run([sys.executable, "-m", "avu", "events", idx.uri, vid, "--json"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and json.loads(r.stdout) == [e._asdict() for e in strict]

@@ -56,12 +56,15 @@ def test_shared_clips_indexed(shared_index, shared_data):
         assert all(r["visual_emb"] is None and r["audio_emb"] is None for r in rows)  # no trained model yet
         assert all(r["keyframe_jpeg"][:2] == b"\xff\xd8" for r in rows)  # a JPEG per segment
         assert all(r["audio_db"] is not None for r in rows)
+        probs = [json.loads(r["event_scores"]) for r in rows]  # ESC-10 probabilities per segment
+        assert all(len(p) == 10 and abs(sum(p.values()) - 1) < 1e-3 for p in probs), name
     manifesto = store.segment_rows(videos["manifesto.mp4"]["video_id"])
     assert manifesto[0]["text"] == "this audiobook is in the public domain"
     assert manifesto[0]["text_source"] == "file:manifesto.srt" and len(manifesto[0]["speech_emb"]) == 384
     spoken = [r for r in manifesto if r["text"]]
     assert len(spoken) >= 40 and all(r["speech_emb"] is not None for r in spoken)
-    assert json.loads(videos["manifesto.mp4"]["models_json"])["text"].startswith("all-MiniLM-L6-v2")
+    models = json.loads(videos["manifesto.mp4"]["models_json"])
+    assert models["text"].startswith("all-MiniLM-L6-v2") and models["events"].startswith("esc10")
 
 
 @pytest.mark.shared

@@ -77,6 +77,20 @@ class Index:
     def segments(self, video: str) -> list[dict]:
         return self.store.segment_rows(self._video(video)["video_id"])
 
+    def events(self, video: str, *, threshold: float = 0.8, min_duration: float = 2.0,
+               smoothing: int = 1) -> list:
+        """Sound events `(label, start, end, confidence)` from the segments' ESC-10 probabilities.
+
+        The ESC-10 model knows ten sounds and nothing else: any sound gets a distribution over
+        those ten, so the default threshold is high and events are a hint, not ground truth.
+        """
+        from avu.events.detect import detect_events
+
+        rows = [(r["start"], r["end"], json.loads(r["event_scores"]))
+                for r in self.store.segment_rows(self._video(video)["video_id"], ["start", "end", "event_scores"])
+                if r["event_scores"]]
+        return detect_events(rows, threshold=threshold, min_duration=min_duration, smoothing=smoothing)
+
     def subtitles(self, video: str) -> list[Cue]:
         return [Cue(r["start"], r["end"], r["text"]) for r in self.store.cue_rows(self._video(video)["video_id"])]
 

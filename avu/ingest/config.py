@@ -24,7 +24,7 @@ class IngestConfig:
     sample_rate: int = 16000  # audio rate (mono)
     asr: str = "auto"  # "auto": transcribe videos without sidecar subtitles; "off": never
     encoders: dict = field(default_factory=lambda: {"text": "minilm", "visual": None, "audio": None,
-                                                    "fused": None})  # per modality; None: no embedding
+                                                    "fused": None, "events": "esc10"})  # None: not computed
 
     def __post_init__(self):
         if self.window <= 0 or self.hop <= 0 or self.fps <= 0 or self.size < 16 or self.sample_rate < 8000:
@@ -32,11 +32,13 @@ class IngestConfig:
         if self.asr not in ("auto", "off"):
             raise ValueError(f"asr must be 'auto' or 'off', got {self.asr!r}")
         for modality, name in self.encoders.items():
-            if modality not in ("text", "visual", "audio", "fused"):
+            if modality not in ("text", "visual", "audio", "fused", "events"):
                 raise ValueError(f"unknown modality {modality!r} in encoders")
             if modality == "text" and name not in (None, "minilm"):
                 raise ValueError(f"text encoder must be 'minilm' or null, got {name!r}")
-            if modality != "text" and name is not None:
+            if modality == "events" and name not in (None, "esc10"):
+                raise ValueError(f"events model must be 'esc10' (the shipped model) or null, got {name!r}")
+            if modality in ("visual", "audio", "fused") and name is not None:
                 raise ValueError(f"no trained {modality} encoder named {name!r} is available yet; "
                                  "set it to null (the index stores no embedding for it)")
 

@@ -8,6 +8,7 @@ network's output).
 from __future__ import annotations
 
 import io
+import json
 import math
 
 import numpy as np
@@ -56,11 +57,37 @@ class Featurizer:
             from avu.models.text import load_minilm
 
             self.text = load_minilm()
+        self.events = None
+        if cfg.encoders.get("events") == "esc10":
+            from avu.events.detect import EventModel
+
+            self.events = EventModel.load()
 
     @property
     def versions(self) -> dict:
+        events = None
+        if self.events is not None:
+            cv = self.events.meta.get("cross_validation", {}).get("mean_accuracy")
+            events = f"esc10 (avu/models/weights/esc10.safetensors, 5-fold CV {cv})"
         return {"text": self.text.version if self.text else None,
-                "visual": None, "audio": None, "fused": None}
+                "visual": None, "audio": None, "fused": None, "events": events}
+
+    def event_scores(self, clips: list[dict]) -> list[str | None]:
+        """Per clip, the ESC-10 class probabilities as JSON (None without enough audio)."""
+        out: list[str | None] = [None] * len(clips)
+        if self.events is None:
+            return out
+        idx = [i for i, c in enumerate(clips) if c["audio"] is not None and len(c["audio"]) >= self.events.sr // 2]
+        if not idx:
+            return out
+        n = max(len(clips[i]["audio"]) for i in idx)
+        batch = np.zeros((len(idx), n), dtype=np.float32)  # a short last window is zero-padded
+        for row, i in enumerate(idx):
+            batch[row, :len(clips[i]["audio"])] = clips[i]["audio"]
+        probs = self.events.scores(batch).numpy()
+        for row, i in enumerate(idx):
+            out[i] = json.dumps({lab: round(float(p), 4) for lab, p in zip(self.events.labels, probs[row])})
+        return out
 
     def rows(self, video_id: str, clips: list[dict], texts: list[str | None], *, aspect: float,
              seg_offset: int, text_source: str | None, language: str | None) -> list[dict]:
@@ -69,6 +96,7 @@ class Featurizer:
             idx = [i for i, t in enumerate(texts) if t]
             for i, e in zip(idx, self.text.encode_text([texts[i] for i in idx])):
                 emb[i] = e
+        events = self.event_scores(clips)
         out = []
         for i, (clip, text) in enumerate(zip(clips, texts)):
             video = None if clip["video"] is None else np.asarray(clip["video"])
@@ -81,7 +109,7 @@ class Featurizer:
                 "language": language if text else None,
                 "speech_emb": emb[i], "visual_emb": None, "audio_emb": None, "fused_emb": None,
                 "audio_db": audio_level_db(audio) if audio is not None else None,
-                "motion": motion(video), "keyframe_jpeg": thumb, "event_scores": None,
+                "motion": motion(video), "keyframe_jpeg": thumb, "event_scores": events[i],
                 "config_hash": self.cfg.hash,
             })
         return out
