@@ -4,7 +4,7 @@ Ingest the shared clips (or procedural clips made with FFmpeg when `../shared/da
 the paths given) with the Ray pipeline into `OUT/index`: decode every 2 s segment, attach sidecar
 subtitles or transcribe speech offline, embed what is said, and commit each video. Then report per
 video what the index holds (streams, segments, the loudest and the busiest moments, the first
-lines said) and run example queries through the search API. The report is printed and written
+lines said, the sound events of the shipped ESC-10 model) and run example queries through the search API. The report is printed and written
 to OUT/report.json and OUT/report.md.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 QUERIES = ["this audiobook is in the public domain",  # verbatim, from the manifesto
@@ -54,6 +55,7 @@ def _video_report(idx, v: dict) -> dict:
         "loudest": {"start": loud["start"], "dbfs": round(loud["audio_db"], 1)} if loud else None,
         "most_motion": {"start": busy["start"], "motion": round(busy["motion"], 1)} if busy else None,
         "first_lines": [{"start": c.start, "end": c.end, "text": c.text} for c in lines[:3]],
+        "events": [e._asdict() for e in idx.events(v["video_id"])],
         "ingest_seconds": v["seconds"],
     }
 
@@ -102,12 +104,15 @@ def _print(report: dict, console: Console) -> None:
     for r in report["videos"]:
         for line in r["first_lines"]:
             console.print(f"  {r['file']} {_t(line['start'])}  {line['text']}", highlight=False)
+        for e in r["events"]:
+            console.print(f"  {r['file']} {_t(e['start'])}-{_t(e['end'])}  sound: {e['label']} "
+                          f"({e['confidence']:.2f})", highlight=False)
     for q in report["queries"]:
         console.print(f"[bold]query:[/bold] {q['query']}", highlight=False)
         for h in q["hits"]:
             why = ", ".join(f"{m} {v:.2f}" for m, v in h["scores_by_modality"].items() if v)
-            console.print(f"  {h['score']:.3f}  {Path(h['path']).name} {_t(h['start'])}-{_t(h['end'])}  "
-                          f"[{why}]  {h['subtitle'] or ''}", highlight=False)
+            console.print(escape(f"  {h['score']:.3f}  {Path(h['path']).name} {_t(h['start'])}-{_t(h['end'])}  "
+                                 f"[{why}]  {h['subtitle'] or ''}"), highlight=False)
         if not q["hits"]:
             console.print("  no hits")
 
@@ -121,6 +126,9 @@ def _markdown(report: dict) -> str:
         busy_at = _t(r["most_motion"]["start"]) if r["most_motion"] else "-"
         lines.append(f"| {r['file']} | {r['codecs']} | {r['duration']:.1f}s | {r['segments']} | "
                      f"{r['lines']} lines ({r['text_source'] or '-'}) | {loud_at} | {busy_at} |")
+    lines += ["", "Sound events (ESC-10 classes, probability >= 0.8 for >= 2 s):", ""]
+    lines += [f"- `{r['file']}` {_t(e['start'])}-{_t(e['end'])}: {e['label']} ({e['confidence']:.2f})"
+              for r in report["videos"] for e in r["events"]] or ["- none"]
     for q in report["queries"]:
         lines += ["", f"**{q['query']}**", ""]
         lines += [f"- {h['score']:.3f} `{Path(h['path']).name}` {_t(h['start'])}-{_t(h['end'])}: {h['subtitle'] or ''}"
