@@ -98,6 +98,13 @@ def video_page(idx) -> None:
                              ("speech", st.area_chart, 90)):
             st.caption(f"{col} per segment, by time (s)")
             draw(df[[col]], height=h)
+        events = idx.events(choice)
+        st.caption("sound events (ESC-10 classes, probability >= 0.8 for >= 2 s)")
+        if events:
+            st.dataframe(pd.DataFrame([{"from": hhmmss(e.start), "to": hhmmss(e.end), "sound": e.label,
+                                        "confidence": round(e.confidence, 2)} for e in events]), hide_index=True)
+        else:
+            st.caption("none")
     _summary(idx, choice)
     cues = idx.subtitles(choice)
     st.subheader(f"Subtitles ({len(cues)})")

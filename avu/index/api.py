@@ -91,6 +91,12 @@ class Index:
                 if r["event_scores"]]
         return detect_events(rows, threshold=threshold, min_duration=min_duration, smoothing=smoothing)
 
+    def summary(self, video: str, *, budget: float = 0.15, query: str | None = None):
+        """Key shots within `budget` (a fraction of the duration) and the lines said in them."""
+        from avu.tasks.summarize import summarize
+
+        return summarize(self.store, self._video(video)["video_id"], budget=budget, query=query)
+
     def subtitles(self, video: str) -> list[Cue]:
         return [Cue(r["start"], r["end"], r["text"]) for r in self.store.cue_rows(self._video(video)["video_id"])]
 
