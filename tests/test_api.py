@@ -120,3 +120,12 @@ def test_event_timeline(idx):
     r = subprocess.run([sys.executable, "-m", "avu", "events", idx.uri, vid, "--json"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and json.loads(r.stdout) == [e._asdict() for e in strict]
+
+
+@pytest.mark.shared
+def test_summary_through_the_api(idx):
+    vid = manifesto_id(idx)
+    s = idx.summary(vid, budget=0.15)
+    assert 0 < s.selected_seconds <= 0.15 * s.duration + 1e-6 and s.lines
+    q = idx.summary(vid, query="a spectre is haunting europe")
+    assert any("spectre is haunting europe" in c.text for c in q.lines)
