@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -169,7 +170,7 @@ def _ingest_with_progress(paths, index, cfg, decoders, embedders, ray_address):
 
     total = len(discover(paths))
     stats = {"done": 0, "failed": 0, "skipped": 0, "seconds": 0.0}
-    t0 = __import__("time").perf_counter()
+    t0 = time.perf_counter()
     cols = (TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
             TimeElapsedColumn())
     with Progress(*cols, console=console) as progress:
@@ -179,7 +180,7 @@ def _ingest_with_progress(paths, index, cfg, decoders, embedders, ray_address):
             stats[r.status] += 1
             if r.status == "done":
                 stats["seconds"] += r.duration
-            wall = __import__("time").perf_counter() - t0
+            wall = time.perf_counter() - t0
             progress.update(task, advance=1, stats=(
                 f"done {stats['done']}  failed {stats['failed']}  skipped {stats['skipped']}  "
                 f"{stats['seconds'] / 3600:.3f} video-h  {stats['seconds'] / wall:.1f}x real time"))

@@ -26,10 +26,13 @@ def _play(path: str, start: float) -> None:
 
 
 def _keyframe(idx, hit):
-    for s in idx.store.segment_rows(hit.video_id, ["start", "end", "keyframe_jpeg"]):
-        if s["start"] <= hit.start < s["end"] and s["keyframe_jpeg"]:
-            return s["keyframe_jpeg"]
-    return None
+    """The key frame of the segment the hit starts in (one row read, not the whole video)."""
+    from avu.index.store import _quote
+
+    rows = (idx.store.segments.search()
+            .where(f"video_id = {_quote(hit.video_id)} AND start <= {hit.start} AND {hit.start} < `end`")
+            .select(["keyframe_jpeg"]).limit(1).to_list())
+    return rows[0]["keyframe_jpeg"] if rows else None
 
 
 def search_page(idx) -> None:

@@ -145,7 +145,7 @@ def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahe
     results: list[Result] = []
     next_emb = 0
 
-    def finish(job: Job, res: Result):
+    def finish(res: Result):
         results.append(res)
         if progress:
             progress(res)
@@ -196,7 +196,7 @@ def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahe
                 job.plan = value
                 if already.get(value.video_id) == cfg.hash:
                     free.append(job.decoder)
-                    finish(job, Result(job.path, value.video_id, "skipped", duration=value.info.duration))
+                    finish(Result(job.path, value.video_id, "skipped", duration=value.info.duration))
                     continue
                 job.cue_ref = embs[next_emb % len(embs)].cues.remote(value.video_id, value.cues,
                                                                      value.text_source, value.language)
@@ -214,12 +214,12 @@ def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahe
                     row = _video_row(job, cfg, models)
                     waiting[writer.write.remote(row, job.cue_ref, *job.done_refs)] = ("write", job)
             elif kind == "write":
-                finish(job, Result(job.path, job.plan.video_id, "done", segments=value,
+                finish(Result(job.path, job.plan.video_id, "done", segments=value,
                                    duration=job.plan.info.duration,
                                    seconds=time.perf_counter() - job.started))
             elif kind == "failwrite":
                 vid = job.plan.video_id if job.plan else _path_id(job.path)
-                finish(job, Result(job.path, vid, "failed", error=job.failed,
+                finish(Result(job.path, vid, "failed", error=job.failed,
                                    seconds=time.perf_counter() - job.started))
     return results
 

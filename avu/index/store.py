@@ -139,7 +139,7 @@ class IndexStore:
         q = self.videos.search()
         if where:
             q = q.where(where)
-        return q.limit(None).to_list() if hasattr(q, "limit") else q.to_list()
+        return q.limit(None).to_list()
 
     def done(self) -> dict[str, str]:
         """video_id -> config_hash of every video fully indexed."""
