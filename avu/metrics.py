@@ -13,6 +13,11 @@ Summarization follows the TVSum / SumMe protocol (Zhang et al. 2016; Otani et al
   and each annotator's scores, averaged over annotators (Otani et al.'s measure).
 - `load_tvsum` / `tvsum_human_leave_one_out`: the official `ydata-tvsum50.mat` (MATLAB v7.3, HDF5)
   and the human baseline of Otani et al. 2019: every annotator against every other annotator.
+
+Retrieval (text-to-video, video-to-text, image-text) lives in `avu._retrieval_metrics` and is
+re-exported here: `ranks`, `retrieval_metrics` (R@1/5/10, MdR, MnR), `metrics_from_ranks` and
+`bidirectional_retrieval` (both directions of a captioned corpus). Ties are pessimistic: an item
+scored the same as a true item counts as ranked above it.
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ from typing import Sequence
 
 import numpy as np
 from scipy import stats
+
+from avu import _retrieval_metrics as _retrieval
 
 # ==== Summarization ================================================================================
 
@@ -254,3 +261,12 @@ def tvsum_human_leave_one_out(mat_path: str | os.PathLike) -> dict:
         "procedure": "each annotator vs each other annotator, frame level, mean over pairs, then over videos",
         "per_video": per_video,
     }
+
+
+# ==== Retrieval (defined in avu._retrieval_metrics, re-exported here) ==============================
+
+RECALL_KS = _retrieval.RECALL_KS
+ranks = _retrieval.ranks
+retrieval_metrics = _retrieval.retrieval_metrics
+metrics_from_ranks = _retrieval.metrics_from_ranks
+bidirectional_retrieval = _retrieval.bidirectional_retrieval

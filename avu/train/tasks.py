@@ -1,0 +1,104 @@
+"""Tasks the trainer knows: each loads its splits, makes training batches and evaluates retrieval.
+
+A task object has `splits` (name -> split), `captions(split)`, `batch(split, idx, *, train, g)`
+(a dict with "video" [B, T, 3, S, S] float, "audio" [B, M, F] log-mel, "text" features of the
+model's text tower and "captions"), and `evaluate(model, split)` (text-to-video and
+video-to-text R@1/5/10, MdR, MnR through `avu.metrics.retrieval_metrics`).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from avu.models.model import AVModel, prepare_frames
+from avu.train.config import TrainConfig
+
+HOP_S = 0.01  # log-mel hop
+
+
+class AvShapesTask:
+    """The avshapes benchmark (`avu.data.avshapes`): one caption per video."""
+
+    name = "avshapes"
+
+    def __init__(self, cfg: TrainConfig, *, root: str = "runs/avshapes",
+                 progress: Callable[[int, int], None] | None = None):
+        from avu.data.avshapes import AvShapesConfig, build
+
+        opts = dict(cfg.data)
+        if "train_folds" in opts:
+            opts["train_folds"] = tuple(opts["train_folds"])
+        self.data_cfg = AvShapesConfig(**opts)
+        self.cfg = cfg
+        self.splits = build(self.data_cfg, root, progress=progress)
+        self._text: dict[tuple[int, str], torch.Tensor] = {}
+
+    def captions(self, split: str) -> list[str]:
+        return self.splits[split].captions
+
+    def text_features(self, model: AVModel, split: str) -> torch.Tensor:
+        key = (id(model.text), split)
+        if key not in self._text:
+            self._text[key] = model.text.featurize(self.splits[split].captions)
+        return self._text[key]
+
+    def batch(self, model: AVModel, split: str, idx: torch.Tensor, *, train: bool,
+              g: torch.Generator | None = None, device: str | torch.device = "cpu") -> dict[str, Any]:
+        s = self.splits[split]
+        frames = s.frames[idx]
+        t = model.cfg.visual.num_frames
+        if t < frames.shape[1]:  # evenly spaced subset of the decoded frames
+            frames = frames[:, torch.linspace(0, frames.shape[1] - 1, t).round().long()]
+        if train and self.cfg.frame_jitter:  # shift the picture by up to 3 px (circularly) per clip
+            shifts = torch.randint(-3, 4, (len(idx), 2), generator=g)
+            frames = torch.stack([torch.roll(f, (int(dy), int(dx)), dims=(1, 2)) for f, (dy, dx) in zip(frames, shifts)])
+        video = prepare_frames(frames, model.cfg.visual.frame_size)
+        mel = s.mels[idx].float()
+        crop = int(round(self.cfg.audio_crop / HOP_S))
+        if train and 0 < crop < mel.shape[-1]:
+            starts = torch.randint(0, mel.shape[-1] - crop + 1, (len(idx),), generator=g)
+            mel = torch.stack([m[:, int(a):int(a) + crop] for m, a in zip(mel, starts)])
+        text = self.text_features(model, split)[idx]
+        if text.ndim == 2 and text.dtype == torch.long:  # trim padding columns of word ids
+            text = text[:, : max(1, int((text != 0).sum(1).max()))]
+        return {"video": video.to(device), "audio": mel.to(device), "text": text.to(device),
+                "captions": [s.captions[int(i)] for i in idx]}
+
+    @torch.no_grad()
+    def embed(self, model: AVModel, split: str, *, batch: int = 80, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """(video embeddings, text embeddings) of a whole split, in order."""
+        model.eval()
+        n = len(self.splits[split])
+        vs, ts = [], []
+        for a in range(0, n, batch):
+            idx = torch.arange(a, min(n, a + batch))
+            b = self.batch(model, split, idx, train=False, device=device)
+            vs.append(model.encode_video(b).float().cpu())
+            ts.append(model.encode_text(b["text"]).float().cpu())
+        return torch.cat(vs), torch.cat(ts)
+
+    def evaluate(self, model: AVModel, split: str = "test", *, device="cpu") -> dict[str, Any]:
+        from avu.metrics import retrieval_metrics
+
+        v, t = self.embed(model, split, device=device)
+        sim = (t @ v.T).numpy()
+        gt = [{i} for i in range(len(v))]
+        return {"t2v": retrieval_metrics(sim, gt), "v2t": retrieval_metrics(sim.T, gt), "n": len(v)}
+
+
+def create_task(cfg: TrainConfig, **kwargs: Any):
+    if cfg.task == "avshapes":
+        return AvShapesTask(cfg, **kwargs)
+    if cfg.task == "coco":
+        from avu.train.image_text import CocoTask
+
+        return CocoTask(cfg, **kwargs)
+    if cfg.task == "lsmdc":
+        from avu.train.lsmdc_task import LsmdcTask
+
+        return LsmdcTask(cfg, **kwargs)
+    raise ValueError(f"unknown task {cfg.task!r}")
+
+
+__all__ = ["AvShapesTask", "create_task"]
