@@ -134,6 +134,28 @@ def bench_query_cmd(sizes: str = typer.Option("10000,100000,1000000", help="Comm
     console.print(table)
 
 
+@bench_app.command("reliability")
+@clean_errors
+def bench_reliability_cmd(good: int = typer.Option(4, help="Plain clips ingested beside the bad inputs."),
+                          decoders: int = typer.Option(2, help="Decode actors."),
+                          call_timeout: float = typer.Option(20.0, help="Per-call decode time-out, seconds."),
+                          as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Ingest a generated corpus of bad inputs with good clips: tried, handled, crashed, lost segments."""
+    from avu.bench.reliability import bench_reliability
+
+    result = bench_reliability(good=good, decoders=decoders, call_timeout=call_timeout)
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table("case", "expected", "got", "segments", "handled", "error")
+    for d in result["cases"]:
+        table.add_row(d["case"], d["expect"], str(d["status"]), f"{d['segments']}/{d['expected_segments']}",
+                      "yes" if d["handled"] else "[red]no[/red]", (d["error"] or "")[:80])
+    console.print(table)
+    console.print(" ".join(f"{k} {result[k]}" for k in ("tried", "handled", "crashed", "lost_segments",
+                                                          "duplicate_segments", "ingest_s")))
+
+
 @app.command()
 @clean_errors
 def ingest(paths: List[Path] = typer.Argument(..., help="Video files, folders (recursive) or .txt lists of paths."),
@@ -294,10 +316,12 @@ def _register_tasks() -> None:
     from avu.events._cli import register as events
     from avu.tasks._speech_cli import register as speech
     from avu.tasks._summarize_cli import register as summarize
+    from avu.train._cli import register as training
 
     speech(app, bench_app, eval_app)
     summarize(app, eval_app)
     events(app, eval_app)
+    training(app, eval_app, bench_app)
 
 
 _register_tasks()

@@ -48,7 +48,7 @@ def run_train(cfg: TrainConfig, *, workers: int = 1, gpus_per_worker: float = 0.
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     out = Path(cfg.out).resolve()
-    cfg = TrainConfig.from_dict({**cfg.to_dict(), "out": str(out)})
+    cfg = TrainConfig.from_dict({**cfg.to_dict(), "out": str(out), "data_cache": str(Path(cfg.data_cache).resolve())})
     task = create_task(cfg)  # builds (or loads) the data cache here, once
     if workers == 1 and not ray_address and not gpus_per_worker:
         return fit(cfg, task=task, resume=resume, progress=progress)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -165,26 +167,25 @@ def plan(cfg: AvShapesConfig, clips: dict[int, list[tuple[str, str]]]) -> dict[s
 
 
 def esc10_dir(cfg: AvShapesConfig) -> Path:
-    import os
-
     if cfg.esc10_dir:
         return Path(cfg.esc10_dir).expanduser()
     shared = os.environ.get("AVU_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
     return Path(shared) / "esc10"
 
 
-def build(cfg: AvShapesConfig, root: str | Path = "runs/avshapes", *,
+def build(cfg: AvShapesConfig, root: str | Path = "runs/cache", *,
           progress: Callable[[int, int], None] | None = None) -> dict[str, AvShapesSplit]:
-    """Render, encode, decode and cache the benchmark; a second call loads the cache."""
+    """Render, encode, decode and cache the benchmark under `root`; a second call loads the cache."""
     from avu.events.esc10 import read_meta
     from avu.media.audio import log_mel, read_audio
     from avu.media.frames import read_frames
 
     src = esc10_dir(cfg)
-    cache = Path(root) / f"data-{cfg.key()}"
-    done = cache / "avshapes.json"
-    if done.is_file():
-        return _load(cache)
+    final = Path(root) / f"avshapes-{cfg.key()}"
+    if (final / "avshapes.json").is_file():
+        return _load(final)
+    cache = final.with_name(f"{final.name}.tmp-{os.getpid()}")  # built aside, then renamed in one step
+    shutil.rmtree(cache, ignore_errors=True)
     clips: dict[int, list[tuple[str, str]]] = {}
     for r in read_meta(src):
         clips.setdefault(int(r["fold"]), []).append(((r.get("path") or r["filename"]).split("/")[-1], r["category"]))
@@ -212,7 +213,7 @@ def build(cfg: AvShapesConfig, root: str | Path = "runs/avshapes", *,
             audio = read_audio(path, sr=SR).waveform
             audio = torch.nn.functional.pad(audio, (0, max(0, n_samples - audio.shape[0])))[:n_samples]
             mels.append(log_mel(audio, sr=SR, n_mels=cfg.n_mels).half())
-            it["file"] = str(path.relative_to(cache))
+            it["file"] = f"videos/{split}/{path.name}"
             n_done += 1
             if progress:
                 progress(n_done, n_total)
@@ -220,8 +221,12 @@ def build(cfg: AvShapesConfig, root: str | Path = "runs/avshapes", *,
         tensors[f"{split}.mels"] = torch.stack(mels).contiguous()
         meta[split] = rows
     save_file(tensors, str(cache / "tensors.safetensors"))
-    done.write_text(json.dumps({"config": asdict(cfg), "splits": meta}, indent=1))
-    return _load(cache)
+    (cache / "avshapes.json").write_text(json.dumps({"config": asdict(cfg), "splits": meta}, indent=1))
+    try:
+        os.replace(cache, final)
+    except OSError:  # another process finished the same cache first
+        shutil.rmtree(cache, ignore_errors=True)
+    return _load(final)
 
 
 def _load(cache: Path) -> dict[str, AvShapesSplit]:

@@ -25,6 +25,7 @@ import pyarrow as pa
 from avu.ingest.features import JOINT_DIM
 from avu.models.text import MINILM_DIM
 
+OBJECT_STORES = ("s3", "gs", "az", "abfs")  # URI schemes LanceDB writes to besides local folders
 MARKER = "avu-index.json"  # written at the root of a local index; identifies the folder
 FORMAT_VERSION = 1
 
@@ -113,8 +114,14 @@ class IndexStore:
     def check(uri: str | os.PathLike, *, create: bool = False) -> str:
         """Validate (and with `create`, initialise) the index location without opening LanceDB."""
         uri = str(uri)
+        if not uri.strip() or "\x00" in uri:
+            raise InvalidIndex(f"{uri!r}: not a valid index location (empty, or a NUL byte)")
+        if "://" in uri and uri.split("://", 1)[0].lower() not in OBJECT_STORES:
+            raise InvalidIndex(f"{uri}: unsupported index location (a local folder, or one of "
+                               f"{', '.join(s + '://' for s in OBJECT_STORES)})")
         if "://" not in uri:
-            root = Path(uri)
+            root = Path(os.path.realpath(uri))  # "a/../b" is b, even where a does not exist
+            uri = str(root)
             if root.exists() and not root.is_dir():
                 raise InvalidIndex(f"{root}: not a folder")
             marker = root / MARKER

@@ -56,6 +56,7 @@ class TrainConfig:
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
     max_minutes: float = 0.0  # stop after this much training time (0 = no limit)
     out: str = "runs/avshapes/fused"  # output folder: checkpoints (best/, last/), train.jsonl, result.json
+    data_cache: str = "runs/cache"  # where tasks cache decoded data (shared by runs and Ray Train workers)
 
     def __post_init__(self) -> None:
         if isinstance(self.distill, dict):

@@ -22,8 +22,7 @@ class AvShapesTask:
 
     name = "avshapes"
 
-    def __init__(self, cfg: TrainConfig, *, root: str = "runs/avshapes",
-                 progress: Callable[[int, int], None] | None = None):
+    def __init__(self, cfg: TrainConfig, *, progress: Callable[[int, int], None] | None = None):
         from avu.data.avshapes import AvShapesConfig, build
 
         opts = dict(cfg.data)
@@ -31,7 +30,7 @@ class AvShapesTask:
             opts["train_folds"] = tuple(opts["train_folds"])
         self.data_cfg = AvShapesConfig(**opts)
         self.cfg = cfg
-        self.splits = build(self.data_cfg, root, progress=progress)
+        self.splits = build(self.data_cfg, cfg.data_cache, progress=progress)
         self._text: dict[tuple[int, str], torch.Tensor] = {}
 
     def captions(self, split: str) -> list[str]:
