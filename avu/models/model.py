@@ -91,7 +91,12 @@ class ModelConfig:
         return cls(**d)
 
     def replace(self, **changes: Any) -> "ModelConfig":
-        return ModelConfig.from_dict({**self.to_dict(), **changes})
+        """A copy with `changes`; a mapping given for visual/audio/text/fusion_options updates those keys only."""
+        d = self.to_dict()
+        for k, v in changes.items():
+            d[k] = {**d[k], **v} if isinstance(v, Mapping) and isinstance(d.get(k), dict) and k != "fusion_options" \
+                else v
+        return ModelConfig.from_dict(d)
 
 
 class AudioTower(nn.Module):

@@ -38,6 +38,7 @@ class VisualConfig:
     width: int = 16  # frame_cnn: channels of the first stage (doubling per stage)
     stages: int = 3  # frame_cnn: residual stages after the stride-2 stem, each with stride 2
     temporal_kernel: int = 3  # frame_cnn: kernel of the temporal convolution over frame features (1 = none)
+    stem_stride: int = 2  # frame_cnn: stride of the first convolution (4 = 4x4 patches, much cheaper)
     frame_size: int = 64  # square input side the tower expects (frames are resized to it)
     num_frames: int = 8  # frames sampled per clip
     checkpoint: str = ""  # local backbone weights (safetensors or weights-only torch file); "" = none
@@ -45,6 +46,8 @@ class VisualConfig:
     def __post_init__(self) -> None:
         if self.width < 1 or self.stages < 1 or self.frame_size < 8 or self.num_frames < 1:
             raise ValueError(f"invalid visual tower sizes: {self}")
+        if self.stem_stride not in (1, 2, 4):
+            raise ValueError(f"stem_stride must be 1, 2 or 4, got {self.stem_stride}")
         if self.temporal_kernel < 1 or self.temporal_kernel % 2 == 0:
             raise ValueError(f"temporal_kernel must be a positive odd number, got {self.temporal_kernel}")
 
@@ -73,8 +76,9 @@ class FrameCNN(nn.Module):
     def __init__(self, cfg: VisualConfig):
         super().__init__()
         self.norm = _Normalize(IMAGENET_MEAN, IMAGENET_STD)
-        layers: list[nn.Module] = [nn.Conv2d(3, cfg.width, 3, stride=2, padding=1, bias=False),
-                                   nn.BatchNorm2d(cfg.width), nn.ReLU()]  # stem: stride 2
+        k = 3 if cfg.stem_stride < 4 else 4  # stride 4: non-overlapping 4x4 patches
+        layers: list[nn.Module] = [nn.Conv2d(3, cfg.width, k, stride=cfg.stem_stride, padding=1 if k == 3 else 0,
+                                             bias=False), nn.BatchNorm2d(cfg.width), nn.ReLU()]
         c = cfg.width
         for i in range(cfg.stages):
             c_out = cfg.width * 2 ** i

@@ -126,6 +126,62 @@ def register(app: typer.Typer, eval_app: typer.Typer, bench_app: typer.Typer) ->
         (root / "avshapes.json").write_text(json.dumps(result, indent=1))
         print(json.dumps(result) if as_json else json.dumps(result, indent=1))
 
+    @eval_app.command("coco")
+    @_clean_errors
+    def eval_coco(config: Path = typer.Option(REPO / "configs" / "coco.yaml", "--config", help="Training config."),
+                  checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Score this model (no training)."),
+                  sets: List[str] = typer.Option([], "--set", help="Override a config field: key=value."),
+                  as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
+        """Image-text retrieval, COCO/Flickr30k protocol: train (or load) and score i2t/t2i R@K on train and test."""
+        from avu.train.config import TrainConfig
+        from avu.train.tasks import create_task
+
+        raw = yaml.safe_load(config.read_text()) if config.is_file() else None
+        if not isinstance(raw, dict):
+            raise FileNotFoundError(f"{config}: training config not found or not a mapping")
+        cfg = TrainConfig.from_dict(_merge(raw, _parse_sets(sets)), source=str(config))
+        if checkpoint is None:
+            from avu.train.loop import fit
+
+            if not as_json:
+                err_console.print(f"training {cfg.model} on {cfg.task} ({cfg.epochs} epochs) -> {cfg.out}")
+            res = fit(cfg)
+            model_path = Path(cfg.out) / "best"
+        else:
+            model_path = checkpoint
+        from avu.models.registry import load_checkpoint
+
+        task = create_task(cfg)
+        model = load_checkpoint(model_path)
+        out = {"checkpoint": str(model_path), "train_split": task.evaluate(model, "train"),
+               "test": task.evaluate(model, "test")}
+        if checkpoint is None:
+            out["train_seconds"] = res["train_seconds"]
+        print(json.dumps(out) if as_json else json.dumps(out, indent=1))
+
+    @eval_app.command("lsmdc")
+    @_clean_errors
+    def eval_lsmdc(annotations: Path = typer.Option(..., "--annotations", help="Folder of the official LSMDC files."),
+                   videos: Path = typer.Option(..., "--videos", help="Folder of the clip files."),
+                   checkpoint: Path = typer.Option(..., "--checkpoint", help="Trained model (folder)."),
+                   config: Path = typer.Option(REPO / "configs" / "lsmdc.yaml", "--config", help="Decoding options."),
+                   as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
+        """LSMDC text-to-clip and clip-to-text retrieval on the public 1000-clip test file."""
+        from avu.data.lsmdc import load_lsmdc, lsmdc_split_files, test_protocol
+        from avu.models.registry import load_checkpoint
+        from avu.train.config import TrainConfig
+        from avu.train.lsmdc_task import LsmdcTask
+
+        raw = yaml.safe_load(config.read_text())
+        raw["data"] = {**raw.get("data", {}), "annotations": str(annotations), "videos": str(videos),
+                       "splits": ["test"]}
+        cfg = TrainConfig.from_dict(raw, source=str(config))
+        task = LsmdcTask(cfg)
+        protocol = test_protocol(load_lsmdc(lsmdc_split_files(annotations)["test"]))
+        res = task.evaluate(load_checkpoint(checkpoint), "test")
+        out = {**res, "protocol": protocol, "skipped": task.skipped}
+        print(json.dumps(out) if as_json else json.dumps(out, indent=1))
+
     @bench_app.command("train")
     @_clean_errors
     def bench_train(model: str = typer.Option("avshapes_fused", "--model", help="Model config name."),
