@@ -141,9 +141,12 @@ def bench_reliability_cmd(good: int = typer.Option(4, help="Plain clips ingested
                           call_timeout: float = typer.Option(20.0, help="Per-call decode time-out, seconds."),
                           as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Ingest a generated corpus of bad inputs with good clips: tried, handled, crashed, lost segments."""
+    import contextlib
+
     from avu.bench.reliability import bench_reliability
 
-    result = bench_reliability(good=good, decoders=decoders, call_timeout=call_timeout)
+    with contextlib.redirect_stdout(sys.stderr):  # Ray's notices (a killed actor's retries) stay off the JSON
+        result = bench_reliability(good=good, decoders=decoders, call_timeout=call_timeout)
     if as_json:
         print(json.dumps(result))
         return
@@ -263,19 +266,24 @@ def events(index: Path = typer.Argument(..., help="Index folder."),
            threshold: float = typer.Option(0.8, help="Minimum ESC-10 class probability."),
            min_duration: float = typer.Option(2.0, help="Shortest event kept, seconds."),
            out: Optional[Path] = typer.Option(None, help="Also write the events as JSON here."),
+           prompt: List[str] = typer.Option([], "--prompt", help="Free-text sound, e.g. \"dog barking\" "
+                                            "(repeatable; scored through the ten classes' meaning)."),
+           visual: bool = typer.Option(False, "--visual", help="Add high-motion, scene-change and "
+                                       "sound + motion events."),
            as_json: bool = typer.Option(False, "--json", help="Print one JSON list.")):
-    """The sound-event timeline of an indexed video (the shipped ESC-10 model's ten classes)."""
+    """The event timeline of an indexed video (the shipped ESC-10 model's ten classes, or prompts)."""
     from avu.index import open_index
 
-    found = [e._asdict() for e in open_index(index).events(video, threshold=threshold, min_duration=min_duration)]
+    found = [e._asdict() for e in open_index(index).events(video, threshold=threshold, min_duration=min_duration,
+                                                           prompts=prompt or None, visual=visual)]
     if out:
         out.write_text(json.dumps(found, indent=2))
     if as_json:
         print(json.dumps(found))
         return
-    table = Table("start", "end", "sound", "confidence")
+    table = Table("start", "end", "event", "kind", "confidence")
     for e in found:
-        table.add_row(hhmmss(e["start"]), hhmmss(e["end"]), e["label"], f"{e['confidence']:.2f}")
+        table.add_row(hhmmss(e["start"]), hhmmss(e["end"]), e["label"], e["kind"], f"{e['confidence']:.2f}")
     console.print(table if found else "no events above the threshold")
     console.print("ESC-10 classes only: dog, rooster, rain, sea waves, crackling fire, crying baby, sneezing, "
                   "clock tick, helicopter, chainsaw; other sounds are forced into one of them.", style="dim")

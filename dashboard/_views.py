@@ -1,14 +1,70 @@
 """The dashboard's pages. Each takes the open `avu.Index` (or the reports folder) and draws with
-Streamlit; nothing here touches LanceDB or the file system except through the index's own rows."""
+Streamlit; nothing here touches LanceDB or the file system except through the index's own rows.
+
+What reaches the file system is checked here: a video is played only by its id in the index
+(`media_path`: a done video's own path, an existing regular file), deep links (`?video=ID&t=S`)
+name an indexed id and a time, never a path (`from_query`), uploads are size- and type-checked
+and never written (`upload_error`), and reports are JSON files inside the reports folder
+(`report_files`: no symlink out of it)."""
 from __future__ import annotations
 
 import json
+import math
+import stat
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 MAX_UPLOAD_MB = 20
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "wav", "mp3", "flac", "ogg")
+
+
+def media_path(idx, video_id: str) -> Path | None:
+    """The file of an indexed (done) video, by id only, if it is still a regular file; else None."""
+    rows = [v for v in idx.videos() if v["video_id"] == video_id]
+    if not rows:
+        return None
+    p = Path(rows[0]["path"])
+    try:
+        return p if stat.S_ISREG(p.stat().st_mode) else None
+    except (OSError, ValueError):
+        return None
+
+
+def from_query(idx, params) -> tuple[str | None, float, str | None]:
+    """(video id, start time, warning) from deep-link parameters `video` and `t`. Only the id of
+    an indexed video is accepted (a path, `..` or anything else is refused), and a finite time."""
+    vid, raw_t = params.get("video"), params.get("t", "0")
+    if vid is None:
+        return None, 0.0, None
+    ids = {v["video_id"]: v for v in idx.videos()}
+    if vid not in ids:
+        return None, 0.0, "The link names no video of this index."
+    try:
+        t = float(raw_t)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not math.isfinite(t) or t < 0:
+        return vid, 0.0, "The link's time is not a number of seconds; starting at 0."
+    return vid, min(t, float(ids[vid]["duration"] or 0.0)), None
+
+
+def upload_error(name: str, size: int) -> str | None:
+    """Why an upload is refused (too large, or not an image or audio type), or None."""
+    if size > MAX_UPLOAD_MB * 2**20:
+        return f"Upload too large ({size / 2**20:.1f} MB > {MAX_UPLOAD_MB} MB)"
+    if Path(name).suffix.lower().lstrip(".") not in UPLOAD_TYPES:
+        return f"Unsupported upload type: {Path(name).suffix or 'none'} (images and audio only)"
+    return None
+
+
+def report_files(folder: Path) -> list[Path]:
+    """The JSON reports under `folder`, leaving out anything that resolves outside it."""
+    if not folder.is_dir():
+        return []
+    root = folder.resolve()
+    return sorted(p for p in folder.rglob("*.json") if p.resolve().is_relative_to(root) and p.resolve().is_file())
 
 
 def hhmmss(t: float) -> str:
@@ -17,12 +73,13 @@ def hhmmss(t: float) -> str:
     return f"{h:02d}:{m:02d}:{s:04.1f}"
 
 
-def _play(path: str, start: float) -> None:
+def _play(idx, video_id: str, start: float) -> None:
     """The player at a moment: only files the index lists are served, and only if they exist."""
-    if Path(path).is_file():
-        st.video(path, start_time=int(start))
+    path = media_path(idx, video_id)
+    if path is not None:
+        st.video(str(path), start_time=int(start))
     else:
-        st.warning(f"Video file not found: {path}")
+        st.warning(f"Video file not found for {video_id}")
 
 
 def _keyframe(idx, hit):
@@ -42,13 +99,13 @@ def search_page(idx) -> None:
         st.info("The index holds no videos yet: run `avu ingest PATHS --index DIR`.")
         return
     query = st.text_input("What is said (or shown, or heard)", key="query")
-    upload = st.file_uploader("...or a query by example (image or audio)", type=["jpg", "jpeg", "png", "wav",
-                                                                                 "mp3", "flac", "ogg"])
+    upload = st.file_uploader("...or a query by example (image or audio)", type=list(UPLOAD_TYPES))
     k = st.slider("Results", 1, 20, 6)
     st.caption("Modalities in this index: speech (MiniLM). Visual and audio need trained encoders.")
     if upload is not None:
-        if upload.size > MAX_UPLOAD_MB * 2**20:
-            st.error(f"Upload too large ({upload.size / 2**20:.1f} MB > {MAX_UPLOAD_MB} MB)")
+        problem = upload_error(upload.name, upload.size)
+        if problem:
+            st.error(problem)
         else:
             st.warning("Queries by example need a trained visual or audio encoder; this index has none.")
     if not query:
@@ -73,7 +130,7 @@ def search_page(idx) -> None:
                 right.write(f"“{h.subtitle}”")
             if right.button("Play from here", key=f"play{i}"):
                 st.session_state["video"], st.session_state["t"] = h.video_id, h.start  # the Video page too
-                _play(h.path, h.start)
+                _play(idx, h.video_id, h.start)
 
 
 def video_page(idx) -> None:
@@ -84,12 +141,18 @@ def video_page(idx) -> None:
         return
     ids = [v["video_id"] for v in videos]
     names = {v["video_id"]: Path(v["path"]).name for v in videos}
+    linked, t_link, problem = from_query(idx, st.query_params)
+    if problem:
+        st.warning(problem)
+    if linked is not None and st.session_state.get("linked") != (linked, t_link):
+        st.session_state["linked"] = (linked, t_link)  # a deep link applies once, then the page rules
+        st.session_state["video"], st.session_state["t"] = linked, t_link
     current = st.session_state.get("video")
     choice = st.selectbox("Video", ids, index=ids.index(current) if current in ids else 0,
                           format_func=lambda v: names[v])
     v = next(x for x in videos if x["video_id"] == choice)
     t = float(st.session_state.get("t", 0.0)) if current == choice else 0.0
-    _play(v["path"], t)
+    _play(idx, choice, t)
     segs = idx.segments(choice)
     if segs:
         df = pd.DataFrame({"time (s)": [s["start"] for s in segs],
@@ -160,7 +223,7 @@ def corpus_page(idx) -> None:
 
 def reports_page(folder: Path) -> None:
     st.title("Reports")
-    files = sorted(folder.rglob("*.json")) if folder.is_dir() else []
+    files = report_files(folder)
     if not files:
         st.info(f"No JSON reports under {folder} (benchmarks: `avu bench ... --json > runs/x.json`).")
         return

@@ -7,8 +7,14 @@ The driver plans each video on a decode actor, then streams it in batches of seg
 is decoded by that actor and embedded by an embed actor (the decoded batch travels through the
 object store), and when every batch of a video is embedded the writer commits the video at once.
 At most `ahead` batches per video and one video per decoder are in flight, so memory stays
-bounded whatever the corpus. A video that fails becomes a `failed` row with its reason; the rest
-go on. Videos already indexed with the same config (by content hash) are skipped.
+bounded whatever the corpus, and at most `max_writes` finished videos wait for the writer. A
+video that fails becomes a `failed` row with its reason; the rest go on. Videos already indexed
+with the same config (by content hash, known before subtitles or ASR run) are skipped.
+
+Limits: a decode-actor call that runs past its time-out (a stalled or pathological file) fails its
+video and the actor process is killed and replaced; each decode actor runs under a memory guard
+(`pipelines/_actors.py`). If the index cannot be written (a full disk), the job stops with
+`IndexWriteError`: what was committed stays whole and readable, and a re-run resumes.
 """
 from __future__ import annotations
 
@@ -32,6 +38,15 @@ from avu.media import MediaError
 
 BATCH = 8  # segments per decode/embed call
 AHEAD = 3  # decode/embed batches in flight per video
+MAX_WRITES = 4  # finished videos queued at the writer; new videos wait beyond that
+CALL_TIMEOUT = 300.0  # seconds one decode-actor call may run: hash + probe, or a batch of segments
+ASR_SECONDS_PER_SECOND = 1.0  # planning with ASR may take this much longer per second of audio
+DECODE_MEMORY_MB = 4096  # a decode actor's data may grow this much over its start-up size
+
+
+class IndexWriteError(RuntimeError):
+    """The index could not be written (disk full, permissions): the job stops; what was committed
+    stays whole and readable, and a re-run resumes."""
 
 
 @dataclass
@@ -39,6 +54,8 @@ class Job:
     path: str
     decoder: int
     started: float = field(default_factory=time.perf_counter)
+    video_id: str | None = None  # content hash, once inspected
+    info: object = None  # MediaInfo, once inspected
     plan: object = None
     next_batch: int = 0
     pending: list = field(default_factory=list)  # embed refs not yet finished
@@ -92,12 +109,18 @@ def init_ray(address: str | None, cpus: int) -> bool:
 def run_ingest(paths: list[str], index: str, cfg: IngestConfig, *, decoders: int | None = None,
                embedders: int = 1, ray_address: str | None = None, progress=None,
                batch: int = BATCH, ahead: int = AHEAD, decoder_threads: int | None = None,
-               stats: dict | None = None) -> list[Result]:
+               stats: dict | None = None, call_timeout: float = CALL_TIMEOUT,
+               decode_memory_mb: int | None = DECODE_MEMORY_MB, max_writes: int = MAX_WRITES) -> list[Result]:
     """Ingest `paths` into the index at `index`; returns one `Result` per file.
 
     `decoder_threads`: FFmpeg threads per decode actor (default: the CPUs shared among them).
+    `call_timeout`: a decode-actor call (hash + probe, planning, a batch of segments) running
+    longer fails its video ("timed out") and the actor is replaced; planning with ASR gets
+    `ASR_SECONDS_PER_SECOND` more per second of video. `decode_memory_mb`: each decode actor's
+    memory guard (None: none). `max_writes`: finished videos queued at the writer at most.
     `stats`, when given, receives `startup_s` (Ray and actors ready) and `run_s` (first plan to
-    last commit), and the actors' process ids (`pids`) for measurements.
+    last commit), the actors' process ids (`pids`) and `max_in_flight` (the most decode, embed
+    and write calls pending at once).
     """
     stats = {} if stats is None else stats
     t0 = time.perf_counter()
@@ -112,16 +135,25 @@ def run_ingest(paths: list[str], index: str, cfg: IngestConfig, *, decoders: int
         already = IndexStore(index).done()  # opened after Ray has forked its processes
         cfg_d = {k: v for k, v in cfg.to_dict().items() if k != "schema_version"}
         threads = decoder_threads or max(1, ncpu // decoders)
-        decs = [Decoder.options(num_cpus=1).remote(cfg_d, threads) for _ in range(decoders)]
+
+        def new_decoder():
+            return Decoder.options(num_cpus=1).remote(cfg_d, threads, decode_memory_mb)
+
+        decs = [new_decoder() for _ in range(decoders)]
         embs = [Embedder.options(num_cpus=1).remote(cfg_d, 1) for _ in range(embedders)]
         writer = Writer.options(num_cpus=0).remote(index)
         models = ray.get(embs[0].versions.remote())
         stats["pids"] = ray.get([a.pid.remote() for a in (*decs, *embs, writer)])  # all actors are up
         t1 = time.perf_counter()
         stats["startup_s"] = t1 - t0
-        results = _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahead)
+        limits = _Limits(call_timeout, max_writes, new_decoder)
+        results = _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahead, limits, stats)
         stats["run_s"] = time.perf_counter() - t1
-        ray.get(writer.optimize.remote())  # compaction: after the timed part, before we return
+        try:
+            ray.get(writer.optimize.remote())  # compaction: after the timed part, before we return
+        except ray.exceptions.RayError as e:
+            raise IndexWriteError(f"{index}: cannot compact the index ({_error_text(e)}); "
+                                  "every video committed is whole and readable") from None
         return results
     finally:
         if started_ray:
@@ -138,24 +170,85 @@ def _video_row(job: Job, cfg: IngestConfig, models: dict) -> dict:
             "notes_json": json.dumps(p.notes), "seconds": round(time.perf_counter() - job.started, 3)}
 
 
-def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahead) -> list[Result]:
+@dataclass
+class _Limits:
+    """The driver's guards: decode-call time-out (with the factory that replaces a killed decode
+    actor) and the writer's queue bound."""
+
+    call_timeout: float
+    max_writes: int
+    new_decoder: object
+
+
+class _Watch:
+    """Per decode actor, its calls in order with their time limits; the head call's clock starts
+    when the call before it returns (an actor runs one call at a time)."""
+
+    def __init__(self, n: int):
+        self.calls = [deque() for _ in range(n)]  # (ref, limit_s, what)
+        self.since = [0.0] * n
+
+    def add(self, i: int, ref, limit: float, what: str) -> None:
+        if not self.calls[i]:
+            self.since[i] = time.monotonic()
+        self.calls[i].append((ref, limit, what))
+
+    def done(self, i: int, ref) -> None:
+        q = self.calls[i]
+        for k, call in enumerate(q):
+            if call[0] == ref:
+                del q[k]
+                self.since[i] = time.monotonic()
+                return
+
+    def overdue(self):
+        now = time.monotonic()
+        for i, q in enumerate(self.calls):
+            if q and now - self.since[i] > q[0][1]:
+                yield i, q[0][1], q[0][2]
+
+
+def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahead, limits, stats) -> list[Result]:
     queue = deque(files)
     free = deque(range(len(decs)))
     waiting: dict = {}  # ref -> (kind, job)
+    busy: dict = {}  # decoder index -> its job
+    draining: set = set()  # decoders whose job ended while calls of it were still queued there
+    watch = _Watch(len(decs))
     results: list[Result] = []
     next_emb = 0
+    writes = 0
+    stats["max_in_flight"] = 0
 
     def finish(res: Result):
         results.append(res)
         if progress:
             progress(res)
 
+    def release(job: Job):
+        """The job no longer needs its decoder: free it once the calls queued there have returned."""
+        i = job.decoder
+        if busy.get(i) is job:
+            del busy[i]
+            (draining.add if watch.calls[i] else free.append)(i)
+
+    def returned(i: int, ref):
+        watch.done(i, ref)
+        if i in draining and not watch.calls[i]:
+            draining.discard(i)
+            free.append(i)
+
     def fail(job: Job, error: str):
-        vid = job.plan.video_id if job.plan else _path_id(job.path)
+        release(job)
+        vid = job.video_id or _path_id(job.path)
         row = _video_row(job, cfg, models) if job.plan else {"video_id": vid, "path": job.path}
         ref = writer.fail.remote(row, error)
         job.failed = error
         waiting[ref] = ("failwrite", job)
+
+    def on_decoder(job: Job, ref, kind: str, limit: float, what: str):
+        waiting[ref] = (kind, job)
+        watch.add(job.decoder, ref, limit, what)
 
     def feed(job: Job):
         nonlocal next_emb
@@ -164,6 +257,7 @@ def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahe
             i0 = job.next_batch * batch
             chunk = spans[i0:i0 + batch]
             clips = decs[job.decoder].decode.remote(job.path, chunk)
+            on_decoder(job, clips, "decoded", limits.call_timeout, f"decoding segments {i0}-{i0 + len(chunk) - 1}")
             meta = {"video_id": job.plan.video_id, "texts": job.plan.texts[i0:i0 + batch], "seg_offset": i0,
                     "aspect": _aspect(job.plan.info), "text_source": job.plan.text_source,
                     "language": job.plan.language}
@@ -174,30 +268,61 @@ def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahe
             job.batches += 1
             waiting[ref] = ("embed", job)
 
+    def time_out(i: int, limit: float, what: str):
+        job = busy.get(i)
+        ray.kill(decs[i], no_restart=True)  # a stalled call cannot be interrupted: end its process
+        decs[i] = limits.new_decoder()
+        watch.calls[i].clear()
+        if job is not None and job.failed is None:
+            fail(job, f"timed out: {what} ran longer than {limit:.0f} s (stalled or pathological file); "
+                      "its decode actor was replaced")
+        elif i in draining:
+            draining.discard(i)
+            free.append(i)
+
     while queue or waiting:
-        while queue and free:
+        while queue and free and writes < limits.max_writes:
             job = Job(path=queue.popleft(), decoder=free.popleft())
-            waiting[decs[job.decoder].plan.remote(job.path)] = ("plan", job)
-        ready, _ = ray.wait(list(waiting), num_returns=1, fetch_local=False)
+            busy[job.decoder] = job
+            on_decoder(job, decs[job.decoder].inspect.remote(job.path), "inspect", limits.call_timeout,
+                       "hashing and probing")
+        stats["max_in_flight"] = max(stats["max_in_flight"], sum(k != "failwrite" for k, _ in waiting.values()))
+        ready, _ = ray.wait(list(waiting), num_returns=1, fetch_local=False, timeout=1.0)
+        for i, limit, what in list(watch.overdue()):
+            time_out(i, limit, what)
         for ref in ready:
+            if ref not in waiting:
+                continue
             kind, job = waiting.pop(ref)
+            if kind in ("inspect", "plan", "decoded"):
+                returned(job.decoder, ref)
+            if kind == "decoded":
+                continue  # progress only: the clips go straight to an embed actor
+            if kind == "write":
+                writes -= 1
             try:
                 value = ray.get(ref)
             except Exception as e:  # noqa: BLE001 - every failure becomes the video's error row
-                if kind in ("write", "failwrite"):
-                    raise  # the index itself cannot be written: stop, nothing is half-written
+                if kind in ("write", "failwrite"):  # the index itself cannot be written: stop here
+                    raise IndexWriteError(f"cannot write the index: {_error_text(e)} (every video committed "
+                                          "is whole and readable; re-run to resume)") from None
                 if job.failed is None:
-                    free.append(job.decoder)
                     fail(job, _error_text(e))
                 continue
-            if job.failed is not None and kind in ("embed", "cues"):
-                continue  # late batches of a video that already failed
-            if kind == "plan":
-                job.plan = value
-                if already.get(value.video_id) == cfg.hash:
-                    free.append(job.decoder)
-                    finish(Result(job.path, value.video_id, "skipped", duration=value.info.duration))
+            if job.failed is not None and kind != "failwrite":
+                continue  # late results of a video that already failed
+            if kind == "inspect":
+                job.video_id, job.info = value
+                if already.get(job.video_id) == cfg.hash:
+                    release(job)
+                    finish(Result(job.path, job.video_id, "skipped", duration=job.info.duration))
                     continue
+                asr = cfg.asr == "auto" and job.info.has_audio
+                limit = limits.call_timeout + (ASR_SECONDS_PER_SECOND * job.info.duration if asr else 0.0)
+                on_decoder(job, decs[job.decoder].plan.remote(job.path, job.video_id, job.info), "plan", limit,
+                           "planning (subtitles or speech recognition)")
+            elif kind == "plan":
+                job.plan = value
                 job.cue_ref = embs[next_emb % len(embs)].cues.remote(value.video_id, value.cues,
                                                                      value.text_source, value.language)
                 job.pending.append(job.cue_ref)
@@ -210,17 +335,16 @@ def _drive(files, cfg, decs, embs, writer, already, models, progress, batch, ahe
                 feed(job)
                 if not job.pending and job.next_batch * batch >= len(job.plan.spans):
                     decs[job.decoder].release.remote(job.path)
-                    free.append(job.decoder)
+                    release(job)
                     row = _video_row(job, cfg, models)
                     waiting[writer.write.remote(row, job.cue_ref, *job.done_refs)] = ("write", job)
+                    writes += 1
             elif kind == "write":
                 finish(Result(job.path, job.plan.video_id, "done", segments=value,
-                                   duration=job.plan.info.duration,
-                                   seconds=time.perf_counter() - job.started))
+                              duration=job.plan.info.duration, seconds=time.perf_counter() - job.started))
             elif kind == "failwrite":
-                vid = job.plan.video_id if job.plan else _path_id(job.path)
-                finish(Result(job.path, vid, "failed", error=job.failed,
-                                   seconds=time.perf_counter() - job.started))
+                finish(Result(job.path, job.video_id or _path_id(job.path), "failed", error=job.failed,
+                              seconds=time.perf_counter() - job.started))
     return results
 
 

@@ -57,7 +57,7 @@ def test_clip_query_and_clear_errors(idx, shared_data):
     assert hits and all(not (h.video_id == vid and h.start < 4.0 and h.end > 2.0) for h in hits)
     with pytest.raises(ValueError, match="visual"):
         idx.search("a dog", modalities=["visual"])
-    with pytest.raises(ValueError, match="trained visual or audio encoder"):
+    with pytest.raises(ValueError, match="no visual embeddings"):
         idx.search(str(shared_data / "coco" / "images" / "000000000139.jpg"))
     with pytest.raises(ValueError, match="no speech text"):
         idx.search((next(v["video_id"] for v in idx.videos() if "flower" in v["path"]), 0.0, 2.0))

@@ -207,3 +207,68 @@ def test_cli_errors_are_one_line(tmp_path):
     bad.write_text("epochs: 3\nlayers: 9\n")
     res = runner.invoke(app, ["train-esc10", "--config", str(bad), "--out", str(tmp_path)])
     assert res.exit_code == 1 and "unknown config keys" in res.output
+
+
+def _tiny_data(n_per_fold: int = 4):
+    """Random log-mels with ESC-10's layout (5 folds, 10 labels): enough to run training code."""
+    from avu.events.esc10 import Esc10Data
+
+    g = torch.Generator().manual_seed(0)
+    n = 5 * n_per_fold
+    return Esc10Data(torch.randn(n, 64, 101, generator=g), torch.arange(n) % 10,
+                     torch.arange(n) // n_per_fold + 1, [f"c{i}" for i in range(10)], [f"{i}.ogg" for i in range(n)])
+
+
+def test_train_on_chosen_folds_scores_the_rest(tmp_path):
+    from avu.events.esc10 import train_all
+
+    torch.set_num_threads(1)
+    cfg = Esc10Config(**SMALL, epochs=1, batch_size=4, crop_seconds=1.0, threads=1)
+    path = train_all(cfg, tmp_path, data=_tiny_data(), folds=[1, 2, 3, 4], name="esc10_heldout5", command="t")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert path.name == "esc10_heldout5.safetensors" and meta["train_folds"] == [1, 2, 3, 4]
+    assert set(meta["held_out"]) == {"5"} and 0.0 <= meta["held_out"]["5"] <= 1.0
+    assert EventModel.load(path).labels == [f"c{i}" for i in range(10)]
+    with pytest.raises(ValueError, match="subset"):
+        train_all(cfg, tmp_path, data=_tiny_data(), folds=[6])
+    with pytest.raises(ValueError, match="file stem"):
+        save_model(build_model(cfg), cfg, [str(i) for i in range(10)], tmp_path, name="../x")
+
+
+HELDOUT = DEFAULT_WEIGHTS.with_name("esc10_heldout5.safetensors")
+
+
+def test_heldout_model_json_records_its_recipe():
+    if not HELDOUT.is_file():
+        pytest.skip("no held-out ESC-10 model (avu train-esc10 --train-folds 1,2,3,4 --name esc10_heldout5)")
+    meta = json.loads(HELDOUT.with_suffix(".json").read_text())
+    state = load_file(str(HELDOUT))
+    assert {k: list(v.shape) for k, v in state.items()} == meta["tensors"]
+    assert HELDOUT.stat().st_size < 5 * 2**20
+    assert meta["train_folds"] == [1, 2, 3, 4] and set(meta["held_out"]) == {"5"}
+    assert "--train-folds 1,2,3,4" in meta["command"] and "--name esc10_heldout5" in meta["command"]
+    shipped = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
+    assert meta["recipe"] == shipped["recipe"]  # the shipped recipe, only the folds differ
+
+
+def test_avu_train_dispatches_the_esc10_recipe(tmp_path, monkeypatch):
+    """`avu train configs/esc10.yaml` runs the ESC-10 training (train_all), not the video trainer."""
+    import avu.events.esc10 as esc10
+    from avu.cli import app
+
+    calls = {}
+    monkeypatch.setattr(esc10, "load_esc10", lambda root, n_mels: "DATA")
+
+    def fake_train_all(cfg, out, *, command, data, log):
+        calls.update(cfg=cfg, out=out, command=command, data=data)
+        w = tmp_path / "esc10.safetensors"
+        w.write_bytes(b"123")
+        return w
+
+    monkeypatch.setattr(esc10, "train_all", fake_train_all)
+    res = CliRunner().invoke(app, ["train", "configs/esc10.yaml", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert isinstance(calls["cfg"], Esc10Config) and calls["cfg"].epochs == 60 and calls["data"] == "DATA"
+    assert calls["out"] == tmp_path and calls["command"] == "avu train configs/esc10.yaml"
+    assert json.loads(res.output.strip().splitlines()[-1]) == {"weights": str(tmp_path / "esc10.safetensors"),
+                                                               "bytes": 3}

@@ -30,12 +30,14 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "esc10.safetensors"
 
 
 class Event(NamedTuple):
-    """A detected event: label, start and end seconds, confidence in [0, 1]."""
+    """A detected event: label, start and end seconds, confidence in [0, 1], and its kind:
+    "sound" (an ESC-10 class), "prompt" (a free-text prompt), "visual" or "audio-visual"."""
 
     label: str
     start: float
     end: float
     confidence: float
+    kind: str = "sound"
 
 
 class EventModel:
@@ -102,12 +104,13 @@ def _smooth(x: np.ndarray, width: int) -> np.ndarray:
 
 def detect_events(times_and_scores: Sequence[tuple[float, float, Sequence[float] | Mapping[str, float]]], *,
                   threshold: float = 0.5, min_duration: float = 0.0, smoothing: int = 1,
-                  labels: Sequence[str] | None = None, merge_gap: float = 0.0) -> list[Event]:
+                  labels: Sequence[str] | None = None, merge_gap: float = 0.0, kind: str = "sound") -> list[Event]:
     """Events `(label, start, end, confidence)` from windows `(start, end, scores)`.
 
     `scores` is a vector in the order of `labels` (default "0", "1", ...) or a mapping from label
     to score. Windows are sorted by start; two windows are consecutive when the second starts no
-    later than `merge_gap` seconds after the first ends. Returned events are sorted by start.
+    later than `merge_gap` seconds after the first ends. Returned events are sorted by start and
+    carry `kind`.
     """
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
@@ -142,7 +145,7 @@ def detect_events(times_and_scores: Sequence[tuple[float, float, Sequence[float]
             while j + 1 < len(rows) and active[j + 1] and starts[j + 1] <= ends[j] + merge_gap + 1e-9:
                 j += 1
             events.append(Event(name, float(starts[i]), float(ends[i:j + 1].max()),
-                                float(smooth[i:j + 1, c].mean())))
+                                float(smooth[i:j + 1, c].mean()), kind))
             i = j + 1
     keep = [e for e in events if e.end - e.start >= min_duration - 1e-9]
     return sorted(keep, key=lambda e: (e.start, e.end, e.label))

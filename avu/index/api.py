@@ -78,18 +78,39 @@ class Index:
         return self.store.segment_rows(self._video(video)["video_id"])
 
     def events(self, video: str, *, threshold: float = 0.8, min_duration: float = 2.0,
-               smoothing: int = 1) -> list:
-        """Sound events `(label, start, end, confidence)` from the segments' ESC-10 probabilities.
+               smoothing: int = 1, prompts: Sequence[str] | None = None, visual: bool = False) -> list:
+        """Events `(label, start, end, confidence, kind)` of one video, sorted by start.
 
-        The ESC-10 model knows ten sounds and nothing else: any sound gets a distribution over
-        those ten, so the default threshold is high and events are a hint, not ground truth.
+        Sound events come from the segments' stored ESC-10 probabilities (segments quieter than
+        -60 dBFS hold none). The model knows ten sounds and nothing else: any sound gets a
+        distribution over those ten, so the default threshold is high and events are a hint,
+        not ground truth. `prompts` replaces the ten classes by free-text prompts, each scored
+        through the classes' meaning (`avu.events.prompts`; a prompt that matches no class
+        raises `UnknownPrompt`) and labelled with its text. `visual=True` adds "high motion"
+        and "scene change" events and "<sound> + motion" audio-visual ones (`avu.events.visual`);
+        a video without audio then gives its visual events only.
         """
         from avu.events.detect import detect_events
+        from avu.events.timeline import SILENCE_DB
 
-        rows = [(r["start"], r["end"], json.loads(r["event_scores"]))
-                for r in self.store.segment_rows(self._video(video)["video_id"], ["start", "end", "event_scores"])
-                if r["event_scores"]]
-        return detect_events(rows, threshold=threshold, min_duration=min_duration, smoothing=smoothing)
+        cols = ["start", "end", "event_scores", "audio_db"] + (["motion", "keyframe_jpeg"] if visual else [])
+        segs = self.store.segment_rows(self._video(video)["video_id"], cols)
+        rows = [(r["start"], r["end"], json.loads(r["event_scores"])) for r in segs if r["event_scores"]]
+        quiet = {(r["start"], r["end"]) for r in segs if r["audio_db"] is not None and r["audio_db"] < SILENCE_DB}
+        rows = [(s, e, {k: 0.0 for k in p} if (s, e) in quiet else p) for s, e, p in rows]
+        kind = "sound"
+        if prompts is not None:
+            from avu.events.prompts import prompt_rows
+
+            rows, kind = prompt_rows(rows, list(prompts)), "prompt"
+        found = detect_events(rows, threshold=threshold, min_duration=min_duration, smoothing=smoothing, kind=kind)
+        if visual:
+            from avu.events.visual import audio_visual_events, visual_events
+
+            found += visual_events(segs, smoothing=smoothing, min_duration=min_duration)
+            found += audio_visual_events(rows, segs, threshold=threshold, smoothing=smoothing,
+                                         min_duration=min_duration)
+        return sorted(found, key=lambda e: (e.start, e.end, e.label))
 
     def summary(self, video: str, *, budget: float = 0.15, query: str | None = None):
         """Key shots within `budget` (a fraction of the duration) and the lines said in them."""
@@ -138,29 +159,60 @@ class Index:
 
     def search(self, query, k: int = 10, *, modalities: Sequence[str] | None = None,
                where: str | Sequence[str] | None = None, weights: dict | None = None) -> list[Hit]:
-        """Best `k` moments for a text query or a `(video, start, end)` clip."""
-        modalities = tuple(modalities or SPEECH_MODALITIES)
+        """Best `k` moments for text, an image or audio file, or a `(video, start, end)` clip.
+
+        `modalities` (default: speech for text and clips, visual for an image, audio for a sound)
+        picks the embeddings compared; visual, audio and fused need an index ingested with a
+        trained checkpoint (`encoders.*` in the ingest config). A segment matched in several
+        modalities scores the weighted mean of their similarities (`weights`, default 1 each).
+        """
+        from avu.index import _examples as ex
+
+        kind = ex.query_kind(query)
+        if modalities is None:
+            modalities = {"image": ("visual",), "audio": ("audio",)}.get(kind, SPEECH_MODALITIES)
+        modalities = tuple(modalities)
         unknown = set(modalities) - set(ALL_MODALITIES)
-        if unknown:
+        if unknown or not modalities:
             raise ValueError(f"unknown modalities {sorted(unknown)}; choose from {ALL_MODALITIES}")
-        missing = [m for m in modalities if m != "speech"]
-        if missing:
-            raise ValueError(f"this index has no {'/'.join(missing)} embeddings (no trained encoder was "
-                             "configured at ingest); search the 'speech' modality")
-        if isinstance(query, (str, os.PathLike)) and Path(str(query)).suffix.lower() in _MEDIA_SUFFIXES \
-                and Path(str(query)).exists():
-            raise ValueError(f"{query}: image and audio queries need a trained visual or audio encoder, "
-                             "which this index was not built with")
+        if kind is None and isinstance(query, (str, os.PathLike)) and \
+                Path(str(query)).suffix.lower() in _MEDIA_SUFFIXES and Path(str(query)).exists():
+            raise ValueError(f"{query}: not a regular file")
         scope, vids = self._scope(where)
         if scope is None:
             return []
+        av = [m for m in modalities if m != "speech"]
+        if kind is not None:
+            if "speech" in modalities:
+                raise ValueError(f"{query}: an {kind} query is compared by its {'visual' if kind == 'image' else 'audio'}"
+                                 " embedding, not by speech")
+            modality, vec = ex.encode_file(self.store, query, kind)
+            return self._best(self._av_moments({modality: vec}, k, scope, weights), k, vids, None)
         if isinstance(query, tuple):
-            return self._search_clip(query, k, scope, vids)
+            video, start, end = query
+            v = self._video(video)
+            exclude = (v["video_id"], start, end)
+            moments = self._av_moments({m: ex.segment_vector(self.store, v["video_id"], start, end, m) for m in av},
+                                       k, scope, weights) if av else []
+            if "speech" in modalities:
+                said = [r["text"] for r in self.store.segment_rows(v["video_id"], ["start", "end", "text"])
+                        if r["text"] and r["start"] < end and r["end"] > start]
+                if not said and not av:
+                    raise ValueError(f"the clip {v['path']} {start}-{end}s has no speech text; compare it by a "
+                                     "visual, audio or fused embedding (an index ingested with a trained model)")
+                if said:
+                    moments += self._speech_moments(" ".join(said), k, scope)
+            return self._best(moments, k, vids, exclude)
         if not isinstance(query, str) or not query.strip():
-            raise ValueError("query must be non-empty text or a (video, start, end) tuple")
-        return self._search_text(query.strip(), k, scope, vids)
+            raise ValueError("query must be non-empty text, an image or audio file, or a (video, start, end) tuple")
+        text = query.strip()
+        moments = self._av_moments({m: ex.encode_text(self.store, text, m) for m in av}, k, scope, weights) \
+            if av else []
+        if "speech" in modalities:
+            moments += self._speech_moments(text, k, scope)
+        return self._best(moments, k, vids, None)
 
-    def _search_text(self, text: str, k: int, scope: str, vids: dict, *, exclude=None) -> list[Hit]:
+    def _speech_moments(self, text: str, k: int, scope: str) -> list:
         from avu.index._ann import vector_search
 
         q = self._encode(text)
@@ -179,17 +231,25 @@ class Index:
             moments.append((r["similarity"] + bonus, r, {"speech": r["similarity"], "phrase": bonus}))
         for r in seg_hits:
             moments.append((r["similarity"], r, {"speech": r["similarity"]}))
-        return self._best(moments, k, vids, exclude)
+        return moments
 
-    def _search_clip(self, clip: tuple, k: int, scope: str, vids: dict) -> list[Hit]:
-        video, start, end = clip
-        v = self._video(video)
-        said = [r["text"] for r in self.store.segment_rows(v["video_id"], ["start", "end", "text"])
-                if r["text"] and r["start"] < end and r["end"] > start]
-        if not said:
-            raise ValueError(f"the clip {v['path']} {start}-{end}s has no speech text, and this index has no "
-                             "visual or audio embeddings to compare it by")
-        return self._search_text(" ".join(said), k, scope, vids, exclude=(v["video_id"], start, end))
+    def _av_moments(self, vectors: dict, k: int, scope: str, weights: dict | None) -> list:
+        """Segment moments from the visual/audio/fused columns; one per segment, modalities merged."""
+        from avu.index._ann import vector_search
+
+        w = None if scope == "true" else scope
+        by_seg: dict = {}
+        for m, q in vectors.items():
+            for r in vector_search(self.store.segments, f"{m}_emb", q, k * 4, where=w,
+                                   columns=["video_id", "start", "end", "text", "seg", "event_scores"]):
+                by_seg.setdefault((r["video_id"], r["seg"]), (r, {}))[1][m] = r["similarity"]
+        weights = weights or {}
+        moments = []
+        for r, parts in by_seg.values():
+            total = sum(weights.get(m, 1.0) for m in parts)
+            score = sum(weights.get(m, 1.0) * s for m, s in parts.items()) / total
+            moments.append((score, r, parts))
+        return moments
 
     @staticmethod
     def _best(moments: list, k: int, vids: dict, exclude) -> list[Hit]:
@@ -213,7 +273,7 @@ class Index:
         return hits
 
 
-_MEDIA_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".wav", ".mp3", ".flac", ".ogg", ".m4a"}
+_MEDIA_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus"}
 
 
 def open_index(uri: str | os.PathLike) -> Index:

@@ -39,8 +39,11 @@ class IngestConfig:
             if modality == "events" and name not in (None, "esc10"):
                 raise ValueError(f"events model must be 'esc10' (the shipped model) or null, got {name!r}")
             if modality in ("visual", "audio", "fused") and name is not None:
-                raise ValueError(f"no trained {modality} encoder named {name!r} is available yet; "
-                                 "set it to null (the index stores no embedding for it)")
+                ck = Path(str(name)).expanduser()
+                folder = ck.parent if ck.suffix == ".safetensors" else ck
+                if not ((folder / "model.safetensors").is_file() and (folder / "model.json").is_file()):
+                    raise ValueError(f"encoders.{modality}: {name}: not a trained model checkpoint (a folder with "
+                                     "model.safetensors and model.json, as `avu train` writes); or null")
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> "IngestConfig":

@@ -14,10 +14,10 @@ import math
 import numpy as np
 from PIL import Image
 
+from avu.ingest._av import JOINT_DIM  # noqa: F401  (width of the visual / audio / fused columns)
 from avu.ingest.config import IngestConfig
 
 CONTEXT_WEIGHT = 0.3  # a cue's embedding adds this much of each neighbour's (measured on the manifesto)
-JOINT_DIM = 256  # width of the visual / audio / fused embedding columns
 THUMB_WIDTH = 160  # key-frame JPEG width in pixels (height keeps the video's aspect)
 
 
@@ -57,6 +57,11 @@ class Featurizer:
             from avu.models.text import load_minilm
 
             self.text = load_minilm()
+        self.av = None
+        if any(cfg.encoders.get(k) for k in ("visual", "audio", "fused")):
+            from avu.ingest._av import AVEmbedder
+
+            self.av = AVEmbedder(cfg.encoders)
         self.events = None
         if cfg.encoders.get("events") == "esc10":
             from avu.events.detect import EventModel
@@ -69,8 +74,8 @@ class Featurizer:
         if self.events is not None:
             cv = self.events.meta.get("cross_validation", {}).get("mean_accuracy")
             events = f"esc10 (avu/models/weights/esc10.safetensors, 5-fold CV {cv})"
-        return {"text": self.text.version if self.text else None,
-                "visual": None, "audio": None, "fused": None, "events": events}
+        av = self.av.versions if self.av else {"visual": None, "audio": None, "fused": None}
+        return {"text": self.text.version if self.text else None, **av, "events": events}
 
     def event_scores(self, clips: list[dict]) -> list[str | None]:
         """Per clip, the ESC-10 class probabilities as JSON (None without enough audio)."""
@@ -97,6 +102,7 @@ class Featurizer:
             for i, e in zip(idx, self.text.encode_text([texts[i] for i in idx])):
                 emb[i] = e
         events = self.event_scores(clips)
+        av = self.av.embed(clips) if self.av else [{}] * len(clips)
         out = []
         for i, (clip, text) in enumerate(zip(clips, texts)):
             video = None if clip["video"] is None else np.asarray(clip["video"])
@@ -107,7 +113,8 @@ class Featurizer:
                 "start": float(clip["start"]), "end": float(clip["end"]),
                 "text": text, "text_source": text_source if text else None,
                 "language": language if text else None,
-                "speech_emb": emb[i], "visual_emb": None, "audio_emb": None, "fused_emb": None,
+                "speech_emb": emb[i], "visual_emb": av[i].get("visual_emb"), "audio_emb": av[i].get("audio_emb"),
+                "fused_emb": av[i].get("fused_emb"),
                 "audio_db": audio_level_db(audio) if audio is not None else None,
                 "motion": motion(video), "keyframe_jpeg": thumb, "event_scores": events[i],
                 "config_hash": self.cfg.hash,

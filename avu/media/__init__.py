@@ -7,6 +7,7 @@ from avu.media._errors import (
     EmptyMedia,
     MediaError,
     MediaNotFound,
+    MediaTooLarge,
     NoAudioStream,
     NoVideoStream,
     SubtitleError,
@@ -29,7 +30,7 @@ VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".m
 
 __all__ = [
     "Audio", "AudioFile", "ClipReader", "CorruptMedia", "Cue", "EmptyMedia", "Frames", "MediaError", "MediaInfo",
-    "MediaNotFound", "NoAudioStream", "NoVideoStream", "Segment", "Sidecar", "SubtitleError",
+    "MediaNotFound", "MediaTooLarge", "NoAudioStream", "NoVideoStream", "Segment", "Sidecar", "SubtitleError",
     "UnreadableMedia", "VIDEO_EXTENSIONS", "VideoFile", "assign_cues", "find_sidecars",
     "iter_clips", "log_mel", "probe", "read_audio", "read_clip", "read_frames", "read_subtitles",
     "sample_times", "segments", "write_subtitles",

@@ -47,6 +47,11 @@ class NoAudioStream(MediaError):
     """The file has no audio stream (for example a video-only file)."""
 
 
+class MediaTooLarge(MediaError):
+    """Decoding would exceed a limit: a frame over the pixel limit (a decompression bomb), or more
+    memory than the decode guard allows."""
+
+
 class SubtitleError(MediaError):
     """A subtitle file cannot be parsed, is not in the stated encoding, or has invalid cues."""
 

@@ -55,12 +55,18 @@ class PyAVVideo:
 
     def _frames(self):
         """Decoded frames with `.t`: seconds on the container timeline."""
+        some = False
         try:
             for f in self._c.decode(self._s):
                 if f.time is not None:
+                    some = True
                     yield _Frame(f, float(f.time) - self._c0)
         except av.error.EOFError:
             return
+        except av.error.InvalidDataError as e:
+            if not some:
+                raise CorruptMedia(self.path, f"decoding failed ({_ffmpeg_reason(e)})") from None
+            return  # the data stops here (a cut file): the reader says so if frames are still wanted
         except av.error.FFmpegError as e:
             raise CorruptMedia(self.path, f"decoding failed ({_ffmpeg_reason(e)})") from None
 

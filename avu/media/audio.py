@@ -77,6 +77,10 @@ class AudioFile:
                 yield out.to_ndarray()
         except av.error.EOFError:
             return
+        except av.error.InvalidDataError as e:
+            if self._t0 is None:
+                raise CorruptMedia(self.path, f"audio decoding failed ({_ffmpeg_reason(e)})") from None
+            return  # the data stops here (a cut file): `read` says so if that is short of what is wanted
         except av.error.FFmpegError as e:
             raise CorruptMedia(self.path, f"audio decoding failed ({_ffmpeg_reason(e)})") from None
 

@@ -37,7 +37,9 @@ def segments(duration: float, *, window: float, hop: float | None = None,
         start = round(k * hop, 6)
         if start >= duration:
             break
-        end = round(min(start + window, duration), 6)
+        end = min(round(min(start + window, duration), 6), duration)  # rounding never passes the end
+        if end <= start:  # under a microsecond left (or in all): no segment
+            break
         if end - start < min_length and out:
             break
         out.append(Segment(start=start, end=end, video_id=video_id))

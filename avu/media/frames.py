@@ -17,7 +17,7 @@ from typing import Literal, Sequence
 import numpy as np
 import torch
 
-from avu.media._errors import NoVideoStream
+from avu.media._errors import CorruptMedia, NoVideoStream
 from avu.media._types import Frames, MediaInfo
 from avu.media.probe import probe
 
@@ -78,8 +78,11 @@ class VideoFile:
         if backend == "decord":
             from avu.media._decord import DecordVideo
 
-            self._impl = DecordVideo(self.path, size=self._hw, threads=self._threads,
-                                     offset=self.info.video_start)
+            try:
+                self._impl = DecordVideo(self.path, size=self._hw, threads=self._threads,
+                                         offset=self.info.video_start)
+            except CorruptMedia:  # decord 0.6 cannot index some damaged files (a sample table
+                self._open("pyav")  # running past the end): PyAV decodes what is there, or says where it stops
         else:
             from avu.media._pyav import PyAVVideo
 

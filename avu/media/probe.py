@@ -3,6 +3,10 @@
 Probing opens the container, reads stream headers and decodes the first video frame, so a file
 whose video stream cannot be decoded fails here, early, with a clear reason rather than later
 inside a batch job. The display rotation comes from that first frame's display matrix.
+
+Decompression bombs: FFmpeg's decoders are told `max_pixels` (`MAX_PIXELS`, 8192 x 8192: 8K
+video passes), so a 16000 x 16000 PNG is refused before a frame is allocated, and a stream whose
+header declares more pixels than that is refused before anything is decoded (`MediaTooLarge`).
 """
 from __future__ import annotations
 
@@ -10,8 +14,11 @@ import os
 
 import av
 
-from avu.media._errors import CorruptMedia, check_readable
+from avu.media._errors import CorruptMedia, MediaTooLarge, check_readable
 from avu.media._types import MediaInfo
+
+MAX_PIXELS = 8192 * 8192  # per frame; DCI 8K (8192x4320) fits
+_DECODER_LIMITS = {"max_pixels": str(MAX_PIXELS)}
 
 
 def open_container(path: str | os.PathLike) -> av.container.InputContainer:
@@ -21,11 +28,23 @@ def open_container(path: str | os.PathLike) -> av.container.InputContainer:
     """
     p = check_readable(path)
     try:
-        return av.open(str(p), mode="r", metadata_errors="ignore")
+        c = av.open(str(p), mode="r", metadata_errors="ignore", options=_DECODER_LIMITS)
+    except av.error.MemoryError:
+        raise MediaTooLarge(p, "opening it needs more memory than the decode limit allows") from None
     except av.error.FFmpegError as e:
         raise CorruptMedia(p, f"not a readable media container ({_ffmpeg_reason(e)})") from None
     except (UnicodeDecodeError, ValueError, OSError) as e:
         raise CorruptMedia(p, f"cannot open: {e}") from None
+    for s in c.streams.video:  # the decoders opened later get the same pixel limit
+        s.codec_context.options = {**s.codec_context.options, **_DECODER_LIMITS}
+    return c
+
+
+def check_pixels(p, width: int | None, height: int | None) -> None:
+    """Refuse a frame size over `MAX_PIXELS` (a decompression bomb), naming the size."""
+    if width and height and width * height > MAX_PIXELS:
+        raise MediaTooLarge(p, f"frame size {width}x{height} ({width * height / 1e6:.0f} Mpx) is over the "
+                               f"pixel limit ({MAX_PIXELS / 1e6:.0f} Mpx): refused as a decompression bomb")
 
 
 def _ffmpeg_reason(e: Exception) -> str:
@@ -58,6 +77,7 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         info = dict(path=str(path), container=c.format.name, duration=float(duration),
                     size_bytes=p.stat().st_size, has_video=False, has_audio=aus is not None)
         if vs is not None:
+            check_pixels(p, vs.codec_context.width, vs.codec_context.height)
             rotation = _first_frame_rotation(p, c, vs)
             rate = vs.average_rate or vs.guessed_rate or vs.base_rate
             fps = float(rate) if rate else None
@@ -82,7 +102,16 @@ def _first_frame_rotation(p, container, stream) -> int:
         for frame in container.decode(stream):
             if not frame.width or not frame.height:
                 raise CorruptMedia(p, "video frames have no size")
+            check_pixels(p, frame.width, frame.height)
             return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    except av.error.MemoryError:
+        raise MediaTooLarge(p, "decoding a frame needs more memory than the decode limit allows") from None
+    except av.error.ArgumentError as e:
+        if not (stream.codec_context.width and stream.codec_context.height):  # the decoder refused the size
+            raise MediaTooLarge(p, f"the first frame is over the pixel limit ({MAX_PIXELS / 1e6:.0f} Mpx) or "
+                                   f"has an invalid size ({_ffmpeg_reason(e)}): refused as a decompression bomb"
+                                ) from None
+        raise CorruptMedia(p, f"video stream does not decode ({_ffmpeg_reason(e)})") from None
     except av.error.FFmpegError as e:
         raise CorruptMedia(p, f"video stream does not decode ({_ffmpeg_reason(e)})") from None
     raise CorruptMedia(p, "video stream has no decodable frame")

@@ -82,6 +82,8 @@ def _decode(p: Path, data: bytes, encoding: str | None) -> str:
         raise ValueError(f"unknown encoding {encoding!r}") from None
     except UnicodeDecodeError as e:
         bad = f"byte 0x{data[e.start]:02x} at offset {e.start}"
+        if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # not UTF-16 text
+            raise SubtitleError(p, f"binary data (NUL bytes; {bad} is not text), not a subtitle file") from None
         if encoding is None:
             raise SubtitleError(p, f"not valid UTF-8 ({bad}); pass encoding=... "
                                    "(for example encoding='latin-1' or 'cp1252')") from None

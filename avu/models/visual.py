@@ -11,7 +11,7 @@ decide how to pool and can exchange information across modalities and time. Thre
 - `PyTorchVideo`: pytorchvideo's `create_x3d` / `create_resnet` builders, heads removed.
 
 None of them downloads anything: weights come from a local checkpoint the user names
-(`avu.models.checkpoint.load_backbone_weights`). An image is a one-frame video (T = 1).
+(`avu.models.registry.load_backbone_weights`). An image is a one-frame video (T = 1).
 Input pixels are float in [0, 1]; each tower normalises with its own mean/std.
 """
 from __future__ import annotations

@@ -1,0 +1,189 @@
+"""Prompts, visual and audio-visual events, per-second scoring, the AVE evaluation, and the
+boundary check of a held-out model on a video assembled from ESC-10 clips it never trained on.
+
+Hand cases use a keyword encoder and tiny random models; the tests marked `shared` use real
+ESC-10 clips and the shipped models; one test ingests two generated videos (one without audio)
+into a small index with the real pipeline.
+"""
+from __future__ import annotations
+
+import io
+import json
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from avu.events import prompts as P
+from avu.events import visual as V
+from avu.events.ave_eval import AVE_TO_ESC10, predict_segments, read_split
+from avu.events.detect import DEFAULT_WEIGHTS, Event, EventModel
+from avu.events.esc10 import Esc10Config, build_model, save_model
+from avu.events.timeline import file_events, segment_scores
+from avu.media.audio import read_audio
+
+SR = 16000
+HELDOUT = DEFAULT_WEIGHTS.with_name("esc10_heldout5.safetensors")
+LABELS = list(P.ESC10_AUDIOSET)
+
+
+def _jpeg(rgb) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 18), rgb).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def write_video(path, seconds: float, frame, audio: np.ndarray | None = None, fps: int = 10):
+    """An FFV1 (+ FLAC) file: `frame(i)` gives frame i (64x48 RGB); `audio` is mono 16 kHz."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("ffv1", rate=fps)
+        s.width, s.height, s.pix_fmt = 64, 48, "bgr0"
+        a = None
+        if audio is not None:
+            a = c.add_stream("flac", rate=SR)
+            a.layout = "mono"
+        for i in range(int(seconds * fps)):
+            f = av.VideoFrame.from_ndarray(frame(i), format="rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+        if a is not None:
+            from tests.factory import mux_audio
+
+            mux_audio(c, a, audio.astype(np.float32))
+    return path
+
+
+def still(rgb):
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:] = rgb
+    return lambda i: img
+
+
+def noise(i):
+    return np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+
+
+def clip(root, name: str) -> np.ndarray:
+    return read_audio(root / "audio" / name, sr=SR).waveform.numpy()[:5 * SR]
+
+
+# ---------------------------------------------------------------- prompts ------------------------
+KEYWORDS = ["dog", "bark", "rain", "water", "ocean", "sea", "fire", "baby", "sneez", "clock", "helicopter",
+            "chainsaw", "rooster", "piano"]
+
+
+def keyword_encoder(texts):
+    """A stand-in for MiniLM: normalised keyword counts, so similarities are known exactly."""
+    out = np.array([[t.lower().count(k) for k in KEYWORDS] for t in texts], dtype=np.float64) + 1e-3
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_prompt_weights_and_scores(tmp_path, monkeypatch):
+    monkeypatch.setenv("AVU_SHARED_DATA", str(tmp_path))  # no ontology there: the built-in descriptions
+    assert P.class_descriptions(LABELS) == {lab: P.FALLBACK[lab] for lab in LABELS}
+    sc = P.PromptScorer(LABELS, encode=keyword_encoder)
+    w = sc.weights("dog barking")
+    assert w["dog"] == 1.0 and all(v < 0.01 for k, v in w.items() if k != "dog")
+    water = sc.weights("water")  # rain and sea waves both mention water
+    assert water["sea_waves"] == 1.0 and water["rain"] > 0.2 and water["dog"] < 0.01
+    probs = [{"dog": 0.9, "rain": 0.1}, {"dog": 0.05, "rain": 0.95}]
+    assert sc.score("dog barking", probs) == pytest.approx([0.9 + 0.1 * w["rain"], 0.05 + 0.95 * w["rain"]])
+    with pytest.raises(P.UnknownPrompt, match="matches no known sound class"):
+        sc.weights("piano music")
+    with pytest.raises(ValueError):
+        sc.weights("   ")
+    rows = [(0.0, 2.0, probs[0]), (2.0, 4.0, probs[1])]
+    out = P.prompt_rows(rows, ["dog barking", "water"], scorer=sc)
+    assert [r[:2] for r in out] == [(0.0, 2.0), (2.0, 4.0)] and set(out[0][2]) == {"dog barking", "water"}
+    assert out[0][2]["dog barking"] > 0.85
+    assert out[1][2]["water"] == pytest.approx(0.05 * water["dog"] + 0.95 * water["rain"])
+    with pytest.raises(P.UnknownPrompt):  # checked even when there is nothing to score
+        P.prompt_rows([], ["piano music"], scorer=sc)
+
+
+@pytest.mark.shared
+def test_class_descriptions_from_an_ontology(tmp_path, shared_data):
+    d = P.class_descriptions(LABELS, shared_data / "annotations" / "audioset" / "ontology.json")
+    assert d["dog"].startswith("Domestic animals, pets. Dog: ") and "Bark: " in d["dog"]
+    assert d["rain"].startswith("Water. Rain: ") and "Waves, surf: " in d["sea_waves"]
+    bad = tmp_path / "ontology.json"
+    bad.write_text(json.dumps([{"id": "/m/1", "name": "Dog", "description": "x", "child_ids": []}]))
+    with pytest.raises(RuntimeError, match="not in the ontology"):
+        P.class_descriptions(["dog"], bad)
+    with pytest.raises(ValueError, match="no description"):
+        P.class_descriptions(["dog", "cat"])
+
+
+def test_prompts_with_minilm():
+    torch.set_num_threads(1)
+    sc = P.default_scorer(tuple(LABELS))
+    w = sc.weights("dog barking")
+    assert max(w, key=w.get) == "dog" and sorted(w.values())[-2] < 0.1
+    water = sc.weights("water")
+    assert {k for k, v in water.items() if v > 0.3} == {"rain", "sea_waves"}
+    for unrelated in ("piano music", "a man giving a speech"):
+        with pytest.raises(P.UnknownPrompt, match="matches no known sound class"):
+            sc.weights(unrelated)
+
+
+# ---------------------------------------------------------------- visual ---------------------------
+def test_visual_and_audio_visual_hand_cases():
+    red, green = _jpeg((200, 20, 20)), _jpeg((20, 200, 20))
+    segs = [{"start": 2.0 * k, "end": 2.0 * k + 2, "motion": m, "keyframe_jpeg": j}
+            for k, (m, j) in enumerate([(0.0, red), (1.0, red), (35.0, green), (40.0, green), (2.0, None)])]
+    ev = V.visual_events(segs, min_duration=2.0)
+    assert ev == [Event("scene change", 3.0, 5.0, ev[0].confidence, "visual"),
+                  Event("high motion", 4.0, 8.0, pytest.approx((35 / 40 + 1) / 2), "visual")]
+    assert ev[0].confidence > 0.9
+    assert V.scene_changes(segs, threshold=1.0) == []
+    assert V.visual_events([{"start": 0.0, "end": 2.0, "motion": None, "keyframe_jpeg": None}]) == []
+    sound = [(0.0, 2.0, {"dog": 0.9}), (4.0, 6.0, {"dog": 0.9}), (8.0, 10.0, {"dog": 0.95})]
+    fused = V.audio_visual_events(sound, segs, threshold=0.5)
+    assert fused == [Event("dog + motion", 4.0, 6.0, pytest.approx(0.9), "audio-visual")]  # 0 and 8 s: too still
+    assert V.audio_visual_events(sound, segs, threshold=0.3)[-1] == Event("dog + motion", 8.0, 10.0,
+                                                                          pytest.approx(0.95 * 2 / 5), "audio-visual")
+    with pytest.raises(ValueError, match="unreadable key frame"):
+        V.colour_histogram(b"not a jpeg")
+
+
+# ---------------------------------------------------------------- per-second scoring ----------------
+def _random_model(tmp_path):
+    torch.manual_seed(0)
+    cfg = Esc10Config(stem_channels=4, width=16, stage_mults=(1, 2), embed_dim=32, dropout=0.0)
+    return EventModel.load(save_model(build_model(cfg), cfg, LABELS, tmp_path))
+
+
+def test_segment_scores_silence_and_ends(tmp_path):
+    torch.set_num_threads(1)
+    model = _random_model(tmp_path)
+    rng = np.random.default_rng(0)
+    wave = np.concatenate([np.zeros(2 * SR), 0.3 * rng.standard_normal(int(2.1 * SR))]).astype(np.float32)
+    rows = segment_scores(model, wave, segment=1.0, context=0.5, n_segments=6)
+    assert [r[:2] for r in rows] == [(float(k), float(k + 1)) for k in range(6)]
+    assert rows[0][2] == {lab: 0.0 for lab in LABELS} and rows[1][2] == rows[0][2]  # silence: no sound at all
+    assert all(sum(r[2].values()) == pytest.approx(1.0, abs=1e-5) for r in rows[2:4])
+    assert rows[4][2] is None and rows[5][2] is None  # a 0.1 s tail and past the end: not scored
+    assert len(segment_scores(model, wave, segment=1.0)) == 5
+    with pytest.raises(ValueError):
+        segment_scores(model, wave, segment=0.0)
+
+
+def test_ave_prediction_rule_and_split(tmp_path):
+    p = [None if k == 9 else {lab: (0.7 if lab == "dog" else 0.3 / 9) for lab in LABELS} for k in range(10)]
+    p[0] = {lab: 0.0 for lab in LABELS}
+    assert predict_segments(p, "Bark") == ["background"] + ["Bark"] * 8 + ["background"]
+    p[1] = {**p[1], "dog": 0.4, "chainsaw": 0.55}
+    assert predict_segments(p, "Bark", threshold=0.35)[1] == "Bark"
+    assert predict_segments(p, "Bark", threshold=0.35, argmax=True)[1] == "background"
+    split = tmp_path / "testSet.txt"
+    split.write_text("Category&VideoID&Quality&StartTime&EndTime\nBark&abc&good&0&5\n")
+    assert read_split(split) == {("Bark", "abc")}
+    split.write_text("abc\ndef\n")
+    assert read_split(split) == {"abc", "def"}
+    assert set(AVE_TO_ESC10.values()) <= set(LABELS)
