@@ -34,6 +34,8 @@ def clean_errors(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):  # a command's own exit (typer.Exit is a RuntimeError): pass it on
+            raise
         except user_errors() as e:
             raise fail(e) from None
 

@@ -56,8 +56,20 @@ def _video_report(idx, v: dict) -> dict:
         "most_motion": {"start": busy["start"], "motion": round(busy["motion"], 1)} if busy else None,
         "first_lines": [{"start": c.start, "end": c.end, "text": c.text} for c in lines[:3]],
         "events": [e._asdict() for e in idx.events(v["video_id"])],
+        "summary": _summary(idx, v),
         "ingest_seconds": v["seconds"],
     }
+
+
+def _summary(idx, v: dict) -> dict | None:
+    """Key shots in 15% of the duration and the lines said in them (None when it cannot be made)."""
+    try:
+        s = idx.summary(v["video_id"])
+    except ValueError:
+        return None
+    shots = [{"start": round(x.start, 2), "end": round(x.end, 2)} for x in s.shots if x.selected]
+    return {"budget_seconds": round(s.budget_seconds, 2), "shots": shots,
+            "lines": [{"start": c.start, "end": c.end, "text": c.text} for c in s.lines[:4]]}
 
 
 def run_demo(paths: list[Path], *, out: Path, shared: Path, console: Console) -> dict:
@@ -107,6 +119,12 @@ def _print(report: dict, console: Console) -> None:
         for e in r["events"]:
             console.print(f"  {r['file']} {_t(e['start'])}-{_t(e['end'])}  sound: {e['label']} "
                           f"({e['confidence']:.2f})", highlight=False)
+        if r.get("summary"):
+            shots = ", ".join(f"{_t(x['start'])}-{_t(x['end'])}" for x in r["summary"]["shots"])
+            console.print(f"  {r['file']} summary ({r['summary']['budget_seconds']:.0f} s): {shots or '-'}",
+                          highlight=False)
+            for line in r["summary"]["lines"]:
+                console.print(f"    {_t(line['start'])}  {line['text']}", highlight=False)
     for q in report["queries"]:
         console.print(f"[bold]query:[/bold] {q['query']}", highlight=False)
         for h in q["hits"]:
@@ -129,6 +147,13 @@ def _markdown(report: dict) -> str:
     lines += ["", "Sound events (ESC-10 classes, probability >= 0.8 for >= 2 s):", ""]
     lines += [f"- `{r['file']}` {_t(e['start'])}-{_t(e['end'])}: {e['label']} ({e['confidence']:.2f})"
               for r in report["videos"] for e in r["events"]] or ["- none"]
+    lines += ["", "Summaries (key shots in 15% of the duration, and the lines said in them):", ""]
+    for r in report["videos"]:
+        sm = r.get("summary")
+        if sm:
+            shots = ", ".join(f"{_t(x['start'])}-{_t(x['end'])}" for x in sm["shots"]) or "-"
+            said = " / ".join(c["text"] for c in sm["lines"])
+            lines.append(f"- `{r['file']}` ({sm['budget_seconds']:.0f} s): {shots}" + (f" — {said}" if said else ""))
     for q in report["queries"]:
         lines += ["", f"**{q['query']}**", ""]
         lines += [f"- {h['score']:.3f} `{Path(h['path']).name}` {_t(h['start'])}-{_t(h['end'])}: {h['subtitle'] or ''}"

@@ -45,3 +45,24 @@ def test_demo_report(tiny_av, tmp_path):
     assert first["hits"][0]["path"].endswith("clip.mkv") and first["hits"][0]["start"] == 0.5
     assert (tmp_path / "out" / "report.md").read_text().startswith("# avu demo report")
     assert "avu search" in r.stdout
+
+
+def test_clean_errors_passes_a_commands_own_exit_through():
+    import typer
+
+    from avu._console import clean_errors
+
+    @clean_errors
+    def stops_normally():
+        raise typer.Exit(0)  # e.g. the dashboard's subprocess ended normally
+
+    @clean_errors
+    def bad_value():
+        raise ValueError("x.mp4: not a video")
+
+    with pytest.raises(typer.Exit) as ok:
+        stops_normally()
+    assert ok.value.exit_code == 0
+    with pytest.raises(typer.Exit) as err:
+        bad_value()
+    assert err.value.exit_code == 1

@@ -98,9 +98,12 @@ def test_resume_continues_from_last(tmp_path):
 
 
 def test_distillation_trains_a_student_from_a_teacher(tmp_path):
-    fit(synthetic_cfg(tmp_path / "t", model="avshapes_student", epochs=2), task=SyntheticTask())
+    attention = {"fusion": "attention", "fusion_options": {"hidden": 32, "layers": 1, "heads": 4}}
+    fit(synthetic_cfg(tmp_path / "t", model="avshapes_student", epochs=2, model_overrides=attention),
+        task=SyntheticTask())
     cfg = synthetic_cfg(tmp_path / "s", epochs=2, distill={"teacher": str(tmp_path / "t" / "run" / "best"),
-                                                           "soft": 1.0, "feature": 1.0, "attention": 1.0})
+                                                           "soft": 1.0, "feature": 1.0, "attention": 1.0},
+                        model_overrides=attention)
     fit(cfg, task=SyntheticTask())
     rows = [json.loads(line) for line in (tmp_path / "s" / "run" / "train.jsonl").read_text().splitlines()]
     assert rows[0]["distill"] > 0 and rows[-1]["distill"] < rows[0]["distill"]

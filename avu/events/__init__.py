@@ -1,14 +1,20 @@
-"""Sound events: the ESC-10 event model and its training, event detection, AVE annotations.
+"""Events: the ESC-10 event model and its training, sound, prompt and visual events, AVE.
 
 - `avu.events.esc10`: ESC-10 data (official folds), augmentation, training from scratch,
-  5-fold cross-validation and the all-folds training that writes the shipped model.
+  5-fold cross-validation, and training on all (or chosen) folds to write a model.
 - `avu.events.detect`: `EventModel` (the shipped classifier applied to 16 kHz windows) and
-  `detect_events` (per-window scores -> `(label, start, end, confidence)` events).
+  `detect_events` (per-window scores -> `(label, start, end, confidence, kind)` events).
+- `avu.events.timeline`: per-second scores and events straight from a media file, any model.
+- `avu.events.prompts`: free-text prompts scored through the ESC-10 classes' meaning (MiniLM
+  over AudioSet ontology descriptions).
+- `avu.events.visual`: "high motion", "scene change" and "<sound> + motion" events from the
+  motion and key frames ingest stores.
 - `avu.events.ave`: the AVE `Annotations.txt` loader (ten one-second labels per video,
-  background included) and the segment-level accuracy metric.
+  background included) and the segment-level accuracy metric; `avu.events.ave_eval`: that
+  accuracy for the shipped model on the AVE videos whose category is an ESC-10 class.
 
-Training code is imported on use (`from avu.events import esc10`); importing this package loads
-only what detection and the AVE metric need.
+Training code, prompts and visual events are imported on use (`from avu.events import esc10`);
+importing this package loads only what detection and the AVE metric need.
 """
 from avu.events.ave import AveAnnotations, AveVideo, load_annotations, segment_accuracy
 from avu.events.detect import Event, EventModel, detect_events

@@ -19,12 +19,13 @@ from typing import Any, Callable
 from avu.train.config import TrainConfig
 
 NO_TRANSFORMER: dict[str, Any] = {"fusion_options": {}}
+TRANSFORMER = {"hidden": 128, "layers": 2, "heads": 4}  # attention / intermediate fusion width, depth, heads
 VARIANTS: dict[str, dict[str, Any]] = {
-    "fused": {},  # the teacher: attention fusion, MMS loss, Text-Fused retrieval
+    "fused": {},  # the teacher: early fusion, MMS loss, Text-Fused retrieval (configs/models/avshapes_fused.yaml)
     "visual": {"model_overrides": {"modalities": ["visual"]}},
     "audio": {"model_overrides": {"modalities": ["audio"]}},
-    "early": {"model_overrides": {"fusion": "early", **NO_TRANSFORMER}},
-    "intermediate": {"model_overrides": {"fusion": "intermediate"}},
+    "attention": {"model_overrides": {"fusion": "attention", "fusion_options": TRANSFORMER}},
+    "intermediate": {"model_overrides": {"fusion": "intermediate", "fusion_options": TRANSFORMER}},
     "late": {"model_overrides": {"fusion": "late", **NO_TRANSFORMER}},
     "tri": {"model_overrides": {"fusion": "late", "retrieval": "tri", **NO_TRANSFORMER}},
     "infonce": {"loss": "infonce"},
@@ -48,11 +49,20 @@ def variant_config(base: TrainConfig, name: str, root: Path) -> TrainConfig:
     return TrainConfig.from_dict(d)
 
 
+def _signature(cfg: TrainConfig) -> dict[str, Any]:
+    """The model config this variant resolves to now (a changed model YAML must not reuse old results)."""
+    from avu.models.registry import get_model_config
+    from avu.train.loop import model_signature
+
+    mcfg = get_model_config(cfg.model)
+    return model_signature(mcfg.replace(**cfg.model_overrides) if cfg.model_overrides else mcfg)
+
+
 def _row(name: str, cfg: TrainConfig, result: dict[str, Any]) -> dict[str, Any]:
     t = result["test"]["t2v"]
     mo = cfg.model_overrides
     return {"variant": name, "model": cfg.model, "modalities": mo.get("modalities", ["visual", "audio"]),
-            "fusion": mo.get("fusion", "attention"), "retrieval": mo.get("retrieval", "fused"), "loss": cfg.loss,
+            "fusion": mo.get("fusion", "early"), "retrieval": mo.get("retrieval", "fused"), "loss": cfg.loss,
             "adversarial": cfg.adversarial, "distilled": bool(cfg.distill.teacher), "params": result["params"],
             **{k: round(t[k], 2) for k in ("R@1", "R@5", "R@10", "MdR")},
             "v2t_R@1": round(result["test"]["v2t"]["R@1"], 2), "train_seconds": result["train_seconds"]}
@@ -81,7 +91,7 @@ def run_avshapes(base: TrainConfig, *, root: str | Path = "runs/avshapes", varia
         result = None
         if saved.is_file() and not retrain:
             doc = json.loads(saved.read_text())
-            if doc.get("config") == cfg.to_dict() and "test" in doc:
+            if doc.get("config") == cfg.to_dict() and doc.get("model_config") == _signature(cfg) and "test" in doc:
                 result = doc
                 log(f"{name}: reusing {saved}")
         if result is None:

@@ -63,6 +63,13 @@ def build_model(cfg: TrainConfig, task) -> AVModel:
     return model
 
 
+def model_signature(mcfg) -> dict[str, Any]:
+    """A model config as a dict without its vocabulary (which training fills in)."""
+    d = mcfg.to_dict()
+    d["text"] = {k: v for k, v in d["text"].items() if k != "vocab"}
+    return d
+
+
 def resolve_device(cfg: TrainConfig) -> torch.device:
     if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
@@ -170,7 +177,7 @@ def fit(cfg: TrainConfig, *, task=None, resume: bool = False, worker: Worker | N
             progress("epoch", row)
         if stopped:
             break
-    result: dict[str, Any] = {"config": cfg.to_dict(), "model": model.cfg.name,
+    result: dict[str, Any] = {"config": cfg.to_dict(), "model": model.cfg.name, "model_config": model_signature(model.cfg),
                               "params": count_parameters(model), "epochs_run": len(history),
                               "train_seconds": round(train_time, 1),
                               "samples_per_s": round(seen / max(train_time, 1e-9), 1), "workers": w.world,
@@ -183,4 +190,4 @@ def fit(cfg: TrainConfig, *, task=None, resume: bool = False, worker: Worker | N
     return result
 
 
-__all__ = ["fit", "Worker", "build_model", "resolve_device"]
+__all__ = ["fit", "Worker", "build_model", "resolve_device", "model_signature"]
