@@ -10,8 +10,8 @@ rain, sea-wave, fire or sneeze category, and "Fixed-wing aircraft, airplane" is 
     Clock -> clock_tick, Helicopter -> helicopter
 
 Every other video is skipped, and the report counts why (category not mapped, file not found,
-no audio, unreadable). For each evaluated video, each one-second segment is scored with one
-second of context on either side (`timeline.segment_scores`) and predicted as the video's
+no audio, unreadable). For each evaluated video, each one-second segment is scored with half
+a second of context on either side (`timeline.segment_scores`) and predicted as the video's
 category when the mapped class's probability is at least `threshold`, else background; the
 accuracy is over all evaluated segments, background included. This knows the video's category
 (it only localises), so the report also gives `accuracy_argmax` (the segment must also be the
@@ -39,7 +39,7 @@ AVE_TO_ESC10: dict[str, str] = {
     "Helicopter": "helicopter",
 }
 THRESHOLD = 0.5  # the mapped class's probability that marks a segment as the event
-CONTEXT = 1.0  # seconds of audio on either side of each one-second segment
+CONTEXT = 0.5  # seconds of audio on either side of each one-second segment (2 s windows, as ingest)
 MEDIA_SUFFIXES = {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".flv", ".wav", ".mp3", ".m4a", ".ogg", ".flac"}
 
 

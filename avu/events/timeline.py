@@ -72,10 +72,15 @@ def segment_scores(model: EventModel, waveform: torch.Tensor | np.ndarray, *, se
     return out
 
 
-def file_events(path: str | os.PathLike, model: EventModel | None = None, *, segment: float = 1.0,
-                context: float = 0.5, threshold: float = 0.5, smoothing: int = 1, min_duration: float = 0.0,
+def file_events(path: str | os.PathLike, model: EventModel | None = None, *, segment: float = 0.5,
+                context: float = 0.5, threshold: float = 0.5, smoothing: int = 3, min_duration: float = 0.0,
                 labels: Sequence[str] | None = None) -> list[Event]:
     """Sound events of a media file's audio, scored per `segment` seconds (see `segment_scores`).
+
+    Defaults: half-second segments judged on 1.5 s of sound, smoothed over three segments. On
+    the boundary test's two assembled videos (3 s silence, 5 s dog, 5 s rain; held-out clips)
+    they put every boundary within 0.5 s; one-second segments (context 0.5, no smoothing) found
+    the same events with the rain onset 1 s late in both.
 
     `model` defaults to the shipped ESC-10 model; `labels` keeps only those classes. A file
     without audio raises `NoAudioStream` naming it.
