@@ -21,6 +21,7 @@ from rich.table import Table
 QUERIES = ["this audiobook is in the public domain",  # verbatim, from the manifesto
            "where can I read the text of this book",  # a paraphrase of what is said
            "the history of class struggles"]  # free text about the topic
+SOUND_PROMPTS = ["a helicopter flying overhead", "water splashing"]  # free-text sounds (matched to ESC-10 classes)
 
 
 def make_procedural_clips(folder: Path) -> list[Path]:
@@ -88,7 +89,12 @@ def run_demo(paths: list[Path], *, out: Path, shared: Path, console: Console) ->
     for q in QUERIES:
         hits = idx.search(q, k=3)
         queries.append({"query": q, "hits": [h.to_dict() for h in hits]})
-    report = {"index": str(index), "videos": videos, "failed": failed, "queries": queries,
+    sounds = []
+    for prompt in SOUND_PROMPTS:
+        found = [{"file": v["file"], "start": e.start, "end": e.end, "confidence": round(e.confidence, 3)}
+                 for v in videos for e in idx.events(v["video_id"], prompts=[prompt])]
+        sounds.append({"prompt": prompt, "events": sorted(found, key=lambda e: -e["confidence"])[:5]})
+    report = {"index": str(index), "videos": videos, "failed": failed, "queries": queries, "sounds": sounds,
               "total_video_seconds": round(sum(v["duration"] for v in videos), 3)}
     _print(report, console)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,6 +139,12 @@ def _print(report: dict, console: Console) -> None:
                                  f"[{why}]  {h['subtitle'] or ''}"), highlight=False)
         if not q["hits"]:
             console.print("  no hits")
+    for snd in report.get("sounds", []):
+        console.print(f"[bold]sound:[/bold] {snd['prompt']}", highlight=False)
+        for e in snd["events"]:
+            console.print(f"  {e['confidence']:.2f}  {e['file']} {_t(e['start'])}-{_t(e['end'])}", highlight=False)
+        if not snd["events"]:
+            console.print("  no events above the threshold")
 
 
 def _markdown(report: dict) -> str:
@@ -158,6 +170,10 @@ def _markdown(report: dict) -> str:
         lines += ["", f"**{q['query']}**", ""]
         lines += [f"- {h['score']:.3f} `{Path(h['path']).name}` {_t(h['start'])}-{_t(h['end'])}: {h['subtitle'] or ''}"
                   for h in q["hits"]] or ["- no hits"]
+    for snd in report.get("sounds", []):
+        lines += ["", f"**sound: {snd['prompt']}**", ""]
+        lines += [f"- {e['confidence']:.2f} `{e['file']}` {_t(e['start'])}-{_t(e['end'])}" for e in snd["events"]] \
+            or ["- no events above the threshold"]
     for f in report["failed"]:
         lines.append(f"\nFailed: `{f['path']}`: {f['error']}")
     return "\n".join(lines) + "\n"
