@@ -7,6 +7,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from avu.media._write import mux_audio, mux_frames  # mux_audio is also used by tests through here
+
 FPS = 10
 W, H = 64, 48
 SR = 16000
@@ -43,27 +45,10 @@ def make_video(path: Path, *, n: int = 20, fps: int = FPS, w: int = W, h: int = 
         if audio:
             a = c.add_stream("flac", rate=SR)
             a.layout = "mono"
-        for i in range(n):
-            f = av.VideoFrame.from_ndarray(frame_image(i, w, h), format="rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+        mux_frames(c, s, (frame_image(i, w, h) for i in range(n)))
         if a is not None:
             mux_audio(c, a, tone(int(SR * n / fps)))
     return path
-
-
-def mux_audio(c, a, x: np.ndarray) -> None:
-    """Encode mono float samples `x` into audio stream `a` of container `c`, 1024 at a time."""
-    for k in range(0, len(x), 1024):
-        fr = av.AudioFrame.from_ndarray(x[None, k:k + 1024], format="flt", layout="mono")
-        fr.sample_rate, fr.pts = SR, k
-        for p in a.encode(fr):
-            c.mux(p)
-    for p in a.encode():
-        c.mux(p)
 
 
 def make_audio(path: Path, *, seconds: float = 1.5, sr: int = SR, channels: int = 1) -> Path:
@@ -84,6 +69,13 @@ def make_audio(path: Path, *, seconds: float = 1.5, sr: int = SR, channels: int 
     return path
 
 
+def _square(i: int, k: int, w: int, h: int) -> np.ndarray:
+    img = np.full((h, w, 3), (40 * k) % 256, np.uint8)
+    x = (i * (k + 2)) % (w - 20)
+    img[40:60, x:x + 20] = 255
+    return img
+
+
 def make_corpus(folder: Path, n: int, *, seconds: float = 6.0, fps: int = 10, w: int = 160, h: int = 120) -> list[Path]:
     """`n` distinct H.264 + AAC clips: a square moving at a per-clip speed over a per-clip colour,
     with a tone at a per-clip pitch. Distinct bytes, so distinct content ids."""
@@ -96,16 +88,7 @@ def make_corpus(folder: Path, n: int, *, seconds: float = 6.0, fps: int = 10, w:
             s.width, s.height, s.pix_fmt = w, h, "yuv420p"
             a = c.add_stream("aac", rate=SR)
             a.layout = "mono"
-            for i in range(int(seconds * fps)):
-                img = np.full((h, w, 3), (40 * k) % 256, np.uint8)
-                x = (i * (k + 2)) % (w - 20)
-                img[40:60, x:x + 20] = 255
-                f = av.VideoFrame.from_ndarray(img, format="rgb24")
-                f.pts = i
-                for p in s.encode(f):
-                    c.mux(p)
-            for p in s.encode():
-                c.mux(p)
+            mux_frames(c, s, (_square(i, k, w, h) for i in range(int(seconds * fps))))
             mux_audio(c, a, tone(int(SR * seconds), hz=220.0 * (1 + k / 4)))
         paths.append(path)
     return paths

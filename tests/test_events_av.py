@@ -12,6 +12,8 @@ import json
 
 import av
 import numpy as np
+
+from avu.media._write import mux_audio, mux_frames
 import pytest
 import torch
 from PIL import Image
@@ -45,16 +47,8 @@ def write_video(path, seconds: float, frame, audio: np.ndarray | None = None, fp
         if audio is not None:
             a = c.add_stream("flac", rate=SR)
             a.layout = "mono"
-        for i in range(int(seconds * fps)):
-            f = av.VideoFrame.from_ndarray(frame(i), format="rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+        mux_frames(c, s, (frame(i) for i in range(int(seconds * fps))))
         if a is not None:
-            from tests.factory import mux_audio
-
             mux_audio(c, a, audio.astype(np.float32))
     return path
 

@@ -21,6 +21,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from avu.media._write import mux_audio, mux_frames
+
 SR = 16000
 WINDOW = 2.0  # the ingest default; expected segment counts assume it
 
@@ -54,16 +56,6 @@ def _frame(i: int, w: int, h: int, k: int = 0) -> np.ndarray:
     return img
 
 
-def _mux_audio(c, a, x: np.ndarray) -> None:
-    for k in range(0, len(x), 1024):
-        fr = av.AudioFrame.from_ndarray(x[None, k:k + 1024], format="flt", layout="mono")
-        fr.sample_rate, fr.pts = SR, k
-        for p in a.encode(fr):
-            c.mux(p)
-    for p in a.encode():
-        c.mux(p)
-
-
 def tone(seconds: float, hz: float = 330.0) -> np.ndarray:
     n = int(SR * seconds)
     return (0.3 * np.sin(2 * np.pi * hz * np.arange(n) / SR)).astype(np.float32)
@@ -95,17 +87,9 @@ def write_clip(path: Path, *, seconds: float = 4.0, fps: int = 10, w: int = 96, 
             a.layout = "mono"
         if s is not None:
             times = pts if pts is not None else list(range(int(seconds * fps)))
-            for i, t in enumerate(times):
-                f = av.VideoFrame.from_ndarray(_frame(i, w, h, k), format="rgb24")
-                f.pts = t
-                if time_base is not None:
-                    f.time_base = time_base
-                for p in s.encode(f):
-                    c.mux(p)
-            for p in s.encode():
-                c.mux(p)
+            mux_frames(c, s, (_frame(i, w, h, k) for i in range(len(times))), pts=times, time_base=time_base)
         if a is not None:
-            _mux_audio(c, a, tone(seconds, 220.0 * (1 + k / 4)))
+            mux_audio(c, a, tone(seconds, 220.0 * (1 + k / 4)), SR)
     return path
 
 

@@ -109,26 +109,16 @@ def write_video(path: Path, frames: np.ndarray, wave: np.ndarray, fps: int) -> N
     """H.264 (yuv420p) + AAC mono at 16 kHz in an MP4."""
     import av
 
+    from avu.media._write import mux_audio, mux_frames
+
     tmp = path.with_suffix(".tmp.mp4")
     with av.open(str(tmp), "w") as c:
         v = c.add_stream("libx264", rate=fps, options={"crf": "18", "preset": "veryfast"})
         v.width, v.height, v.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         a = c.add_stream("aac", rate=SR)
         a.layout = "mono"
-        for i, img in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
-        for k in range(0, len(wave), 1024):
-            fr = av.AudioFrame.from_ndarray(wave[None, k:k + 1024].astype(np.float32), format="flt", layout="mono")
-            fr.sample_rate, fr.pts = SR, k
-            for p in a.encode(fr):
-                c.mux(p)
-        for p in a.encode():
-            c.mux(p)
+        mux_frames(c, v, frames)
+        mux_audio(c, a, wave, SR)
     tmp.replace(path)
 
 

@@ -169,7 +169,19 @@ class CrossModalLayer(nn.Module):
         return self.norm_v2(v + self.ffn_v(v)), self.norm_a2(a + self.ffn_a(a))
 
 
-class IntermediateFusion(_Fusion):
+class _ProjectedFusion(_Fusion):
+    """A fusion whose streams are first projected to a common transformer width `hidden`."""
+
+    def __init__(self, *, visual_dim: int, audio_dim: int, embed_dim: int, hidden: int, layers: int, heads: int,
+                 ffn_mult: int, dropout: float):
+        super().__init__(visual_dim=visual_dim, audio_dim=audio_dim, embed_dim=embed_dim, hidden=hidden,
+                         layers=layers, heads=heads, ffn_mult=ffn_mult, dropout=dropout)
+        _check_transformer(hidden, layers, heads, ffn_mult)
+        self.proj_v = nn.Linear(visual_dim, hidden)
+        self.proj_a = nn.Linear(audio_dim, hidden)
+
+
+class IntermediateFusion(_ProjectedFusion):
     """Project, L cross-modal exchange layers, pool each stream, sum the two GEU embeddings.
 
     Samples that lack a modality skip the exchange and use the present stream alone."""
@@ -180,9 +192,6 @@ class IntermediateFusion(_Fusion):
                  heads: int = 4, ffn_mult: int = 2, dropout: float = 0.0):
         super().__init__(visual_dim=visual_dim, audio_dim=audio_dim, embed_dim=embed_dim, hidden=hidden,
                          layers=layers, heads=heads, ffn_mult=ffn_mult, dropout=dropout)
-        _check_transformer(hidden, layers, heads, ffn_mult)
-        self.proj_v = nn.Linear(visual_dim, hidden)
-        self.proj_a = nn.Linear(audio_dim, hidden)
         self.layers = nn.ModuleList(CrossModalLayer(hidden, heads, ffn_mult=ffn_mult, dropout=dropout)
                                     for _ in range(layers))
         self.geu_v = GatedEmbeddingUnit(2 * hidden, embed_dim, dropout=dropout)
@@ -267,7 +276,7 @@ class AttentionLayer(nn.Module):
         return x + self.drop(self.ffn(self.norm2(x))), w
 
 
-class AttentionFusion(_Fusion):
+class AttentionFusion(_ProjectedFusion):
     """Transformer over [CLS] + visual + audio tokens; output = GEU(LayerNorm(CLS)).
 
     After each forward, `last_attention` holds one [B, heads, N, N] map per layer (N = 1 + Tv + Ta;
@@ -281,9 +290,6 @@ class AttentionFusion(_Fusion):
                  heads: int = 4, ffn_mult: int = 2, dropout: float = 0.0):
         super().__init__(visual_dim=visual_dim, audio_dim=audio_dim, embed_dim=embed_dim, hidden=hidden,
                          layers=layers, heads=heads, ffn_mult=ffn_mult, dropout=dropout)
-        _check_transformer(hidden, layers, heads, ffn_mult)
-        self.proj_v = nn.Linear(visual_dim, hidden)
-        self.proj_a = nn.Linear(audio_dim, hidden)
         self.cls = nn.Parameter(0.02 * torch.randn(hidden))
         self.type_embed = nn.Embedding(3, hidden)  # 0 = CLS, 1 = visual token, 2 = audio token
         self.layers = nn.ModuleList(AttentionLayer(hidden, heads, ffn_mult=ffn_mult, dropout=dropout)
