@@ -1,7 +1,7 @@
 """`avu demo` / `make demo`: the main job on real media, end to end, with a readable report.
 
-Ingest the shared clips (or procedural clips made with FFmpeg when `../shared/data` is absent, or
-the paths given) with the Ray pipeline into `OUT/index`: decode every 2 s segment, attach sidecar
+Ingest the shared clips and speech recordings (or procedural clips made with FFmpeg when
+`../shared/data` is absent, or the paths given) with the Ray pipeline into `OUT/index`: decode every 2 s segment, attach sidecar
 subtitles or transcribe speech offline, embed what is said, and commit each video. Then report per
 video what the index holds (streams, segments, the loudest and the busiest moments, the first
 lines said, the sound events of the shipped ESC-10 model) and run example queries through the search API. The report is printed and written
@@ -43,6 +43,13 @@ def make_procedural_clips(folder: Path) -> list[Path]:
     return out
 
 
+def speech_files(shared: Path) -> list[Path]:
+    """The shared speech recordings (audio only: they go through ASR like any file without subtitles)."""
+    folder = shared / "speech"
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".wav", ".mp3", ".flac")) \
+        if folder.is_dir() else []
+
+
 def _video_report(idx, v: dict) -> dict:
     info = json.loads(v["info_json"])
     segs = idx.segments(v["video_id"])
@@ -79,7 +86,8 @@ def run_demo(paths: list[Path], *, out: Path, shared: Path, console: Console) ->
     from avu.ingest import IngestConfig
 
     if not paths:
-        paths = [shared / "video"] if (shared / "video").is_dir() else make_procedural_clips(out / "media")
+        paths = [shared / "video", *speech_files(shared)] if (shared / "video").is_dir() \
+            else make_procedural_clips(out / "media")
     index = out / "index"
     results = _ingest_with_progress(paths, index, IngestConfig(), 0, 1, None)
     idx = open_index(index)

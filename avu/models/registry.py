@@ -53,17 +53,15 @@ def get_model_config(name_or_path: str | Path) -> ModelConfig:
 
 
 def create_model(name: str | Path | ModelConfig, checkpoint: str | Path | None = None, **overrides: Any) -> AVModel:
-    """Build a model from a name, a YAML path or a config; `checkpoint` loads its weights."""
-    if checkpoint is not None and name is None:
-        return load_checkpoint(checkpoint)
+    """Build a model from a name, a YAML path or a config; `checkpoint` loads its weights.
+
+    With a checkpoint, the checkpoint's own config (vocabulary included) builds the model, so
+    `name` and `overrides` only pick the recipe when there is none."""
+    if checkpoint is not None:
+        return load_checkpoint(checkpoint).train()
     cfg = name if isinstance(name, ModelConfig) else get_model_config(name)
     if overrides:
         cfg = cfg.replace(**overrides)
-    if checkpoint is not None:
-        ck_cfg, state, _ = read_checkpoint(checkpoint)
-        model = AVModel(ck_cfg)
-        model.load_state_dict(state)
-        return model
     model = AVModel(cfg)
     if model.visual is not None and cfg.visual.checkpoint:
         load_backbone_weights(model.visual, cfg.visual.checkpoint)

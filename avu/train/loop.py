@@ -124,6 +124,8 @@ def fit(cfg: TrainConfig, *, task=None, resume: bool = False, worker: Worker | N
     log = (out / "train.jsonl") if w.rank == 0 else None
     if log:
         out.mkdir(parents=True, exist_ok=True)
+        if start_epoch == 0:  # a fresh run starts a fresh log
+            log.unlink(missing_ok=True)
     t0, seen, stopped = time.perf_counter(), 0, False
     train_time = 0.0
     for epoch in range(start_epoch, cfg.epochs):
