@@ -43,8 +43,13 @@ def test_demo_report(tiny_av, tmp_path):
     assert "not a readable media container" in report["failed"][0]["error"]
     first = report["queries"][0]
     assert first["hits"][0]["path"].endswith("clip.mkv") and first["hits"][0]["start"] == 0.5
-    assert (tmp_path / "out" / "report.md").read_text().startswith("# avu demo report")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert md.startswith("# avu demo report") and "Summaries" in md and "**sound: " in md
     assert "avu search" in r.stdout
+    summary = row["summary"]
+    assert summary["budget_seconds"] == pytest.approx(0.15 * row["duration"], abs=0.01)
+    assert all(0 <= s["start"] < s["end"] <= row["duration"] + 0.01 for s in summary["shots"])
+    assert [s["prompt"] for s in report["sounds"]] == ["a helicopter flying overhead", "water splashing"]
 
 
 def test_clean_errors_passes_a_commands_own_exit_through():
