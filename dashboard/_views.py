@@ -4,13 +4,14 @@ Streamlit; nothing here touches LanceDB or the file system except through the in
 What reaches the file system is checked here: a video is played only by its id in the index
 (`media_path`: a done video's own path, an existing regular file), deep links (`?video=ID&t=S`)
 name an indexed id and a time, never a path (`from_query`), uploads are size- and type-checked
-and never written (`upload_error`), and reports are JSON files inside the reports folder
-(`report_files`: no symlink out of it)."""
+(`upload_error`) and live only in a private temporary folder while the query is encoded, and
+reports are JSON files inside the reports folder (`report_files`: no symlink out of it)."""
 from __future__ import annotations
 
 import json
 import math
 import stat
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -101,20 +102,38 @@ def search_page(idx) -> None:
     query = st.text_input("What is said (or shown, or heard)", key="query")
     upload = st.file_uploader("...or a query by example (image or audio)", type=list(UPLOAD_TYPES))
     k = st.slider("Results", 1, 20, 6)
-    st.caption("Modalities in this index: speech (MiniLM). Visual and audio need trained encoders.")
+    try:
+        from avu.index._examples import av_checkpoints
+
+        trained = sorted(av_checkpoints(idx.store))  # visual / audio / fused embeddings from a checkpoint
+    except ValueError as e:
+        st.warning(str(e))
+        trained = []
+    st.caption(f"Modalities in this index: speech (MiniLM){''.join(', ' + m for m in trained)}"
+               + ("" if trained else ". Visual and audio need an index ingested with a trained checkpoint."))
+    modalities = st.multiselect("Compare text by", ["speech", *trained], default=["speech"]) if trained else ["speech"]
+    hits = None
     if upload is not None:
         problem = upload_error(upload.name, upload.size)
         if problem:
             st.error(problem)
-        else:
-            st.warning("Queries by example need a trained visual or audio encoder; this index has none.")
-    if not query:
+            return
+        with tempfile.TemporaryDirectory() as tmp:  # private, removed as soon as the query is encoded
+            path = Path(tmp) / f"query{Path(upload.name).suffix.lower()}"
+            path.write_bytes(upload.getvalue())
+            try:
+                hits = idx.search(str(path), k=k)
+            except ValueError as e:
+                st.warning(str(e).replace(str(path), upload.name))
+                return
+    elif not query:
         return
-    try:
-        hits = idx.search(query, k=k)
-    except ValueError as e:
-        st.warning(str(e))
-        return
+    else:
+        try:
+            hits = idx.search(query, k=k, modalities=modalities or ["speech"])
+        except ValueError as e:
+            st.warning(str(e))
+            return
     if not hits:
         st.info("Nothing matches.")
         return
@@ -150,7 +169,6 @@ def video_page(idx) -> None:
     current = st.session_state.get("video")
     choice = st.selectbox("Video", ids, index=ids.index(current) if current in ids else 0,
                           format_func=lambda v: names[v])
-    v = next(x for x in videos if x["video_id"] == choice)
     t = float(st.session_state.get("t", 0.0)) if current == choice else 0.0
     _play(idx, choice, t)
     segs = idx.segments(choice)
