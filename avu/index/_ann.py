@@ -160,7 +160,7 @@ def _lance_search(table, column: str, q: np.ndarray, k: int, where: str | None, 
     limit = k + _TIE_MARGIN
     while True:
         b = (table.search(q, vector_column_name=column, query_type="vector").distance_type("cosine")
-             .select(select).limit(limit))
+             .select([*select, "_distance"]).limit(limit))  # naming _distance: lance's future default
         if info is None:
             b = b.bypass_vector_index()
         else:
