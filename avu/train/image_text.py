@@ -80,7 +80,7 @@ class CocoTask:
             train = pool[:-n_test]
             by_split = {"train": train, "val": train, "test": pool[-n_test:]}
         self.splits = {s: _ImageSplit(v, int(d["size"])) for s, v in by_split.items()}
-        self._text: dict[tuple[int, str], torch.Tensor] = {}
+        self._text: dict[tuple, torch.Tensor] = {}  # (TextConfig, split) -> featurised captions
 
     def captions(self, split: str) -> list[str]:
         return self.splits[split].texts
@@ -97,7 +97,7 @@ class CocoTask:
         pick = torch.randint(0, per, (len(idx),), generator=g) if train else torch.zeros(len(idx), dtype=torch.long)
         rows = [int(i) * per + int(k) for i, k in zip(idx, pick)]
         caps = [s.texts[r] for r in rows]
-        key = (id(model.text), split)
+        key = (model.cfg.text, split)  # the tokenisation, not the object (ids get reused)
         if key not in self._text:  # every caption of the split, featurised once per text tower
             self._text[key] = model.text.featurize(s.texts)
         text = self._text[key][rows]

@@ -89,7 +89,7 @@ class LsmdcTask(AvShapesTask):
             self.skipped += m["skipped"]
         if "val" not in self.splits and "train" in self.splits:
             self.splits["val"] = self.splits["train"]
-        self._text: dict[tuple[int, str], torch.Tensor] = {}
+        self._text: dict[tuple, torch.Tensor] = {}  # (TextConfig, split) -> featurised captions
 
     def _decode(self, split, clips, d, cache: Path, find_clip, progress) -> None:
         frames, mels, caps, paths, skipped = [], [], [], [], []

@@ -31,13 +31,13 @@ class AvShapesTask:
         self.data_cfg = AvShapesConfig(**opts)
         self.cfg = cfg
         self.splits = build(self.data_cfg, cfg.data_cache, progress=progress)
-        self._text: dict[tuple[int, str], torch.Tensor] = {}
+        self._text: dict[tuple, torch.Tensor] = {}  # (TextConfig, split) -> featurised captions
 
     def captions(self, split: str) -> list[str]:
         return self.splits[split].captions
 
     def text_features(self, model: AVModel, split: str) -> torch.Tensor:
-        key = (id(model.text), split)
+        key = (model.cfg.text, split)  # the tokenisation, not the object (ids get reused)
         if key not in self._text:
             self._text[key] = model.text.featurize(self.splits[split].captions)
         return self._text[key]
