@@ -83,7 +83,7 @@ def encode_file(store, path: str | Path, kind: str) -> tuple[str, np.ndarray]:
             raise ValueError(f"{path}: not a readable image ({e})") from None
         model = _model(store, "visual")
         with torch.no_grad():
-            return "visual", pad(model.encode_video({"video": frames_of(model, rgb[None])[None], "audio": None})[0])
+            return "visual", pad(model.encode_image(frames_of(model, rgb[None]))[0])
     from avu.media import read_audio
 
     wave = read_audio(path, sr=SR).waveform.numpy()

@@ -69,25 +69,32 @@ class AVEmbedder:
                 for k in ("visual", "audio", "fused")}
 
     def embed(self, clips: list[dict]) -> list[dict[str, np.ndarray | None]]:
+        """Per clip {"visual_emb", "audio_emb", "fused_emb"}: each distinct model prepares the
+        clip and runs its towers once (`AVModel.stream_embeddings`), whichever columns it fills."""
         import torch
 
+        by_model: dict[int, list[str]] = {}
+        for key, model in self.models.items():
+            by_model.setdefault(id(model), []).append(key)
         out = []
         with torch.no_grad():
             for clip in clips:
                 row: dict[str, np.ndarray | None] = {"visual_emb": None, "audio_emb": None, "fused_emb": None}
-                video = clip.get("video")
-                audio = clip.get("audio")
+                video, audio = clip.get("video"), clip.get("audio")
                 has_v = video is not None and len(video) > 0
                 has_a = audio is not None and len(audio) >= SR // 4
-                for key, model in self.models.items():
-                    v = frames_of(model, video)[None] if has_v and model.visual is not None else None
-                    a = mel_of(model, audio)[None] if has_a and model.audio is not None else None
-                    if key == "visual" and v is not None:
-                        row["visual_emb"] = pad(model.encode_video({"video": v, "audio": None})[0])
-                    elif key == "audio" and a is not None:
-                        row["audio_emb"] = pad(model.encode_audio(a)[0])
-                    elif key == "fused" and (v is not None or a is not None):
-                        row["fused_emb"] = pad(model.encode_video({"video": v, "audio": a})[0])
+                for keys in by_model.values():
+                    model = self.models[keys[0]]
+                    want_v = has_v and model.visual is not None and ("visual" in keys or "fused" in keys)
+                    want_a = has_a and model.audio is not None and ("audio" in keys or "fused" in keys)
+                    v = frames_of(model, video)[None] if want_v else None
+                    a = mel_of(model, audio)[None] if want_a else None
+                    if v is None and a is None:
+                        continue
+                    got = model.stream_embeddings({"video": v, "audio": a})
+                    for key in keys:
+                        if key in got:
+                            row[f"{key}_emb"] = pad(got[key][0])
                 out.append(row)
         return out
 

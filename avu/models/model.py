@@ -166,9 +166,30 @@ class AVModel(nn.Module):
         return self.encode_video({"video": images.unsqueeze(1) if images.ndim == 4 else images, "audio": None},
                                  normalize=normalize)
 
-    def video_embeddings(self, clip: Mapping[str, Any], normalize: bool = True) -> dict[str, torch.Tensor]:
-        """{"video": the retrieval embedding} plus, for Text-Tri, {"visual", "audio"} (unit length)."""
+    def video_embeddings(self, clip: Mapping[str, Any], normalize: bool = True, *,
+                         features: bool = False) -> dict[str, Any]:
+        """{"video": the retrieval embedding} plus, for Text-Tri, {"visual", "audio"} (unit length);
+        with `features`, also {"features": pooled per-stream tower features [B, 2C]} from the same
+        tower pass (the targets of the adversarial reconstruction)."""
         s = self._streams(clip)
+        out: dict[str, Any] = self._embed(s, normalize)
+        if features:
+            out["features"] = {k: masked_pool(s[k]) for k in MODALITIES if s[k] is not None}
+        return out
+
+    def stream_embeddings(self, clip: Mapping[str, Any], normalize: bool = True) -> dict[str, torch.Tensor]:
+        """Visual-only, audio-only and fused retrieval embeddings of a clip, each tower run once
+        (what `encode_video` gives with the other stream set to None, and with both)."""
+        s = self._streams(clip)
+        out = {}
+        if s["visual"] is not None:
+            out["visual"] = self._embed({**s, "audio": None, "audio_mask": None}, normalize)["video"]
+        if s["audio"] is not None:
+            out["audio"] = self._embed({**s, "visual": None, "visual_mask": None}, normalize)["video"]
+        out["fused"] = self._embed(s, normalize)["video"]
+        return out
+
+    def _embed(self, s: dict[str, Any], normalize: bool) -> dict[str, torch.Tensor]:
         if self.cfg.retrieval == "tri":
             parts = self.fusion.embeddings(s["visual"], s["audio"], visual_mask=s["visual_mask"],
                                            audio_mask=s["audio_mask"])
@@ -177,11 +198,6 @@ class AVModel(nn.Module):
             return {"video": stack.sum(0) / present, **parts}
         z = self.fusion(s["visual"], s["audio"], visual_mask=s["visual_mask"], audio_mask=s["audio_mask"])
         return {"video": F.normalize(z, dim=-1) if normalize else z}
-
-    def features(self, clip: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        """Pooled per-stream tower features [B, 2C] (targets of the adversarial reconstruction)."""
-        s = self._streams(clip)
-        return {k: masked_pool(s[k]) for k in MODALITIES if s[k] is not None}
 
 
 def prepare_frames(frames: torch.Tensor, size: int) -> torch.Tensor:

@@ -24,6 +24,7 @@ from PIL import Image
 
 from avu.models.model import AVModel, prepare_frames
 from avu.train.config import TrainConfig
+from avu.train.tasks import CaptionTask
 
 
 def _load_image(path: Path, size: int) -> np.ndarray:
@@ -49,7 +50,7 @@ class _ImageSplit:
         return len(self.images)
 
 
-class CocoTask:
+class CocoTask(CaptionTask):
     """See the module docstring. `cfg.data`: annotations, images, karpathy, test_images, size, protocol."""
 
     name = "coco"
@@ -62,7 +63,8 @@ class CocoTask:
         unknown = set(d) - {"annotations", "images", "karpathy", "test_images", "size", "protocol"}
         if unknown:
             raise ValueError(f"coco task: unknown data options {sorted(unknown)}")
-        self.cfg, self.protocol = cfg, d["protocol"]
+        super().__init__(cfg)
+        self.protocol = d["protocol"]
         shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "coco"
         images_dir = Path(d["images"] or shared / "images")
         if d["karpathy"]:
@@ -80,7 +82,6 @@ class CocoTask:
             train = pool[:-n_test]
             by_split = {"train": train, "val": train, "test": pool[-n_test:]}
         self.splits = {s: _ImageSplit(v, int(d["size"])) for s, v in by_split.items()}
-        self._text: dict[tuple, torch.Tensor] = {}  # (TextConfig, split) -> featurised captions
 
     def captions(self, split: str) -> list[str]:
         return self.splits[split].texts
@@ -96,14 +97,9 @@ class CocoTask:
         per = len(s.texts) // max(1, len(s.images))
         pick = torch.randint(0, per, (len(idx),), generator=g) if train else torch.zeros(len(idx), dtype=torch.long)
         rows = [int(i) * per + int(k) for i, k in zip(idx, pick)]
-        caps = [s.texts[r] for r in rows]
-        key = (model.cfg.text, split)  # the tokenisation, not the object (ids get reused)
-        if key not in self._text:  # every caption of the split, featurised once per text tower
-            self._text[key] = model.text.featurize(s.texts)
-        text = self._text[key][rows]
-        if text.dtype == torch.long:
-            text = text[:, : max(1, int((text != 0).sum(1).max()))]
-        return {"video": video.to(device), "audio": None, "text": text.to(device), "captions": caps}
+        text = self.text_rows(model, split, rows)
+        return {"video": video.to(device), "audio": None, "text": text.to(device),
+                "captions": [s.texts[r] for r in rows]}
 
     @torch.no_grad()
     def evaluate(self, model: AVModel, split: str = "test", *, device: Any = "cpu") -> dict[str, Any]:
@@ -114,10 +110,11 @@ class CocoTask:
         imgs = []
         for a in range(0, len(s.images), 64):
             x = prepare_frames(s.frames[a:a + 64].unsqueeze(1), model.cfg.visual.frame_size).to(device)
-            imgs.append(model.encode_video({"video": x, "audio": None}).float().cpu())
+            imgs.append(model.encode_image(x).float().cpu())
         texts = []
-        for a in range(0, len(s.texts), 256):
-            texts.append(model.encode_text(s.texts[a:a + 256]).float().cpu())
+        for a in range(0, len(s.texts), 256):  # the cached caption features, not a second featurisation
+            rows = list(range(a, min(len(s.texts), a + 256)))
+            texts.append(model.encode_text(self.text_rows(model, split, rows).to(device)).float().cpu())
         r = evaluate_image_text(torch.cat(imgs).numpy(), torch.cat(texts).numpy(), s.item_of_text, self.protocol)
         return {"t2v": r["t2i"], "v2t": r["i2t"], "rsum": r["rsum"], "n": len(s.images),
                 "standard": r["standard"], "note": r["note"]}

@@ -21,9 +21,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from avu.train.config import TrainConfig
-from avu.train.tasks import AvShapesTask
+from avu.train.tasks import ClipTask
 
-SR, HOP_S = 16000, 0.01
+SR = 16000
 DEFAULTS = {"annotations": "", "videos": "", "num_frames": 8, "size": 112, "audio_seconds": 5.0, "n_mels": 64,
             "max_clips": 0, "splits": ["train", "val", "test"]}
 
@@ -53,7 +53,7 @@ def decode_clip(path: Path, clip, *, num_frames: int, size: int, audio_seconds: 
     return frames, log_mel(wave, sr=SR, n_mels=n_mels).half()
 
 
-class LsmdcTask(AvShapesTask):
+class LsmdcTask(ClipTask):
     """Batches and evaluation as avshapes (one sentence per clip); data from LSMDC files."""
 
     name = "lsmdc"
@@ -67,7 +67,7 @@ class LsmdcTask(AvShapesTask):
             raise ValueError(f"lsmdc task: unknown data options {sorted(unknown)}")
         if not d["annotations"] or not d["videos"]:
             raise ValueError("lsmdc task: set data.annotations (folder of the official files) and data.videos")
-        self.cfg = cfg
+        super().__init__(cfg)
         files = lsmdc_split_files(d["annotations"])
         key = hashlib.blake2b(json.dumps({**d, "files": {k: str(v) for k, v in files.items()}}, sort_keys=True)
                               .encode(), digest_size=6).hexdigest()
@@ -89,7 +89,6 @@ class LsmdcTask(AvShapesTask):
             self.skipped += m["skipped"]
         if "val" not in self.splits and "train" in self.splits:
             self.splits["val"] = self.splits["train"]
-        self._text: dict[tuple, torch.Tensor] = {}  # (TextConfig, split) -> featurised captions
 
     def _decode(self, split, clips, d, cache: Path, find_clip, progress) -> None:
         frames, mels, caps, paths, skipped = [], [], [], [], []

@@ -49,8 +49,9 @@ class Objective(nn.Module):
 
     def forward(self, model: AVModel, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         parts: dict[str, torch.Tensor] = {}
-        t = model.encode_text(batch["text"])
-        vids = model.video_embeddings(batch)
+        text_feats = model.text_features(batch["text"])  # once: the adversarial loss reconstructs them
+        t = nn.functional.normalize(model.text_geu(text_feats), dim=-1)  # = model.encode_text(batch["text"])
+        vids = model.video_embeddings(batch, features=self.adversarial is not None)
         v = vids["video"] if model.cfg.retrieval == "fused" else None
         if v is None:  # Text-Tri: text-visual, text-audio and audio-visual pairs
             parts["text_visual"] = self.pair_loss(t @ vids["visual"].T)
@@ -60,9 +61,9 @@ class Objective(nn.Module):
         else:
             parts["retrieval"] = self.pair_loss(t @ v.T)
         if self.adversarial is not None:
-            feats = model.features(batch)
+            feats = vids["features"]
             adv = self.adversarial({"text": t, "video": nn.functional.normalize(v, dim=-1)},
-                                   {"text": model.text_features(batch["text"]),
+                                   {"text": text_feats,
                                     "video": torch.cat([feats[k] for k in ("visual", "audio") if k in feats], -1)})
             parts["adversarial"] = self.cfg.adversarial * adv["total"]
         if self.teacher is not None:

@@ -1,6 +1,7 @@
 """Tasks the trainer knows: each loads its splits, makes training batches and evaluates retrieval.
 
-A task object has `splits` (name -> split), `captions(split)`, `batch(split, idx, *, train, g)`
+A task object (`CaptionTask`; clip tasks: `ClipTask`) has `splits` (name -> split),
+`captions(split)`, `batch(split, idx, *, train, g)`
 (a dict with "video" [B, T, 3, S, S] float, "audio" [B, M, F] log-mel, "text" features of the
 model's text tower and "captions"), and `evaluate(model, split)` (text-to-video and
 video-to-text R@1/5/10, MdR, MnR through `avu.metrics.retrieval_metrics`).
@@ -17,30 +18,29 @@ from avu.train.config import TrainConfig
 HOP_S = 0.01  # log-mel hop
 
 
-class AvShapesTask:
-    """The avshapes benchmark (`avu.data.avshapes`): one caption per video."""
+class CaptionTask:
+    """What every task shares: its captions featurised once per tokenisation, rows of them per batch."""
 
-    name = "avshapes"
-
-    def __init__(self, cfg: TrainConfig, *, progress: Callable[[int, int], None] | None = None):
-        from avu.data.avshapes import AvShapesConfig, build
-
-        opts = dict(cfg.data)
-        if "train_folds" in opts:
-            opts["train_folds"] = tuple(opts["train_folds"])
-        self.data_cfg = AvShapesConfig(**opts)
+    def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
-        self.splits = build(self.data_cfg, cfg.data_cache, progress=progress)
         self._text: dict[tuple, torch.Tensor] = {}  # (TextConfig, split) -> featurised captions
 
     def captions(self, split: str) -> list[str]:
         return self.splits[split].captions
 
-    def text_features(self, model: AVModel, split: str) -> torch.Tensor:
+    def text_rows(self, model: AVModel, split: str, rows) -> torch.Tensor:
+        """Text-tower features of captions `rows` of `split` (word ids trimmed to the longest row)."""
         key = (model.cfg.text, split)  # the tokenisation, not the object (ids get reused)
         if key not in self._text:
-            self._text[key] = model.text.featurize(self.splits[split].captions)
-        return self._text[key]
+            self._text[key] = model.text.featurize(self.captions(split))
+        text = self._text[key][rows]
+        if text.dtype == torch.long:  # drop padding columns no row of this batch needs
+            text = text[:, : max(1, int((text != 0).sum(1).max()))]
+        return text
+
+
+class ClipTask(CaptionTask):
+    """Video clips with one caption each (avshapes, LSMDC): splits hold frames, log-mels, captions."""
 
     def batch(self, model: AVModel, split: str, idx: torch.Tensor, *, train: bool,
               g: torch.Generator | None = None, device: str | torch.device = "cpu") -> dict[str, Any]:
@@ -58,9 +58,7 @@ class AvShapesTask:
         if train and 0 < crop < mel.shape[-1]:
             starts = torch.randint(0, mel.shape[-1] - crop + 1, (len(idx),), generator=g)
             mel = torch.stack([m[:, int(a):int(a) + crop] for m, a in zip(mel, starts)])
-        text = self.text_features(model, split)[idx]
-        if text.ndim == 2 and text.dtype == torch.long:  # trim padding columns of word ids
-            text = text[:, : max(1, int((text != 0).sum(1).max()))]
+        text = self.text_rows(model, split, idx)
         return {"video": video.to(device), "audio": mel.to(device), "text": text.to(device),
                 "captions": [s.captions[int(i)] for i in idx]}
 
@@ -86,6 +84,22 @@ class AvShapesTask:
         return {"t2v": retrieval_metrics(sim, gt), "v2t": retrieval_metrics(sim.T, gt), "n": len(v)}
 
 
+class AvShapesTask(ClipTask):
+    """The avshapes benchmark (`avu.data.avshapes`): one caption per video."""
+
+    name = "avshapes"
+
+    def __init__(self, cfg: TrainConfig, *, progress: Callable[[int, int], None] | None = None):
+        from avu.data.avshapes import AvShapesConfig, build
+
+        super().__init__(cfg)
+        opts = dict(cfg.data)
+        if "train_folds" in opts:
+            opts["train_folds"] = tuple(opts["train_folds"])
+        self.data_cfg = AvShapesConfig(**opts)
+        self.splits = build(self.data_cfg, cfg.data_cache, progress=progress)
+
+
 def create_task(cfg: TrainConfig, **kwargs: Any):
     if cfg.task == "avshapes":
         return AvShapesTask(cfg, **kwargs)
@@ -100,4 +114,4 @@ def create_task(cfg: TrainConfig, **kwargs: Any):
     raise ValueError(f"unknown task {cfg.task!r}")
 
 
-__all__ = ["AvShapesTask", "create_task"]
+__all__ = ["CaptionTask", "ClipTask", "AvShapesTask", "create_task"]
