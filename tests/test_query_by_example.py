@@ -77,9 +77,9 @@ def test_a_sound_cut_from_an_indexed_video_finds_that_segment(av_index):
 
 
 def _stored_query(idx, wav):
-    from avu.index._examples import encode_file
+    from avu.index._examples import av_checkpoints, encode_file
 
-    return encode_file(idx.store, wav, "audio")[1]
+    return encode_file(av_checkpoints(idx.store), wav, "audio")[1]
 
 
 @pytest.mark.shared

@@ -1,8 +1,9 @@
 """Queries through the index's trained audio-visual model: text, an image, a sound, or a segment.
 
 An index ingested with `encoders.visual/audio/fused` set to a checkpoint records it in each
-video's `models_json` ("name@/abs/checkpoint"). `av_checkpoints(store)` reads them back;
-`encode(store, query, modality)` embeds a query with that same model (padded to the column width):
+video's `models_json` ("name@/abs/checkpoint"). `av_checkpoints(store)` reads them back (once
+per query); `encode_text` / `encode_file` embed a query with that same model (padded to the
+column width):
 
 - text -> `model.encode_text` (matched against visual, audio or fused segment embeddings);
 - an image file -> `model.encode_image` (against visual embeddings);
@@ -36,10 +37,9 @@ def av_checkpoints(store) -> dict[str, str]:
     return {m: v.pop() for m, v in found.items()}
 
 
-def _model(store, modality: str):
+def _model(ckpts: dict[str, str], modality: str):
     from avu.ingest._av import load_query_model
 
-    ckpts = av_checkpoints(store)
     if modality not in ckpts:
         raise ValueError(f"this index has no {modality} embeddings (no trained {modality} encoder was configured "
                          f"at ingest: set encoders.{modality} to a checkpoint from `avu train`)")
@@ -57,16 +57,24 @@ def query_kind(query) -> str | None:
     return None
 
 
-def encode_text(store, text: str, modality: str) -> np.ndarray:
+def encode_text(ckpts: dict[str, str], text: str, modalities) -> dict[str, np.ndarray]:
+    """{modality: query vector}; modalities embedded by one checkpoint share one encoding."""
     import torch
 
     from avu.ingest._av import pad
 
+    by_ckpt: dict[str, np.ndarray] = {}
+    out = {}
     with torch.no_grad():
-        return pad(_model(store, modality).encode_text([text])[0])
+        for m in modalities:
+            model = _model(ckpts, m)
+            if ckpts[m] not in by_ckpt:
+                by_ckpt[ckpts[m]] = pad(model.encode_text([text])[0])
+            out[m] = by_ckpt[ckpts[m]]
+    return out
 
 
-def encode_file(store, path: str | Path, kind: str) -> tuple[str, np.ndarray]:
+def encode_file(ckpts: dict[str, str], path: str | Path, kind: str) -> tuple[str, np.ndarray]:
     """(modality, query vector) of an image or audio file."""
     import torch
 
@@ -81,7 +89,7 @@ def encode_file(store, path: str | Path, kind: str) -> tuple[str, np.ndarray]:
                 rgb = np.asarray(im.convert("RGB"))
         except Exception as e:
             raise ValueError(f"{path}: not a readable image ({e})") from None
-        model = _model(store, "visual")
+        model = _model(ckpts, "visual")
         with torch.no_grad():
             return "visual", pad(model.encode_image(frames_of(model, rgb[None]))[0])
     from avu.media import read_audio
@@ -89,7 +97,7 @@ def encode_file(store, path: str | Path, kind: str) -> tuple[str, np.ndarray]:
     wave = read_audio(path, sr=SR).waveform.numpy()
     if len(wave) < SR // 4:
         raise ValueError(f"{path}: under 0.25 s of audio")
-    model = _model(store, "audio")
+    model = _model(ckpts, "audio")
     with torch.no_grad():
         return "audio", pad(model.encode_audio(mel_of(model, wave)[None])[0])
 

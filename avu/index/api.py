@@ -186,7 +186,7 @@ class Index:
             if "speech" in modalities:
                 raise ValueError(f"{query}: an {kind} query is compared by its {'visual' if kind == 'image' else 'audio'}"
                                  " embedding, not by speech")
-            modality, vec = ex.encode_file(self.store, query, kind)
+            modality, vec = ex.encode_file(ex.av_checkpoints(self.store), query, kind)
             return self._best(self._av_moments({modality: vec}, k, scope, weights), k, vids, None)
         if isinstance(query, tuple):
             video, start, end = query
@@ -206,7 +206,7 @@ class Index:
         if not isinstance(query, str) or not query.strip():
             raise ValueError("query must be non-empty text, an image or audio file, or a (video, start, end) tuple")
         text = query.strip()
-        moments = self._av_moments({m: ex.encode_text(self.store, text, m) for m in av}, k, scope, weights) \
+        moments = self._av_moments(ex.encode_text(ex.av_checkpoints(self.store), text, av), k, scope, weights) \
             if av else []
         if "speech" in modalities:
             moments += self._speech_moments(text, k, scope)
