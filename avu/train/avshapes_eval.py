@@ -60,9 +60,9 @@ def _signature(cfg: TrainConfig) -> dict[str, Any]:
 
 def _row(name: str, cfg: TrainConfig, result: dict[str, Any]) -> dict[str, Any]:
     t = result["test"]["t2v"]
-    mo = cfg.model_overrides
-    return {"variant": name, "model": cfg.model, "modalities": mo.get("modalities", ["visual", "audio"]),
-            "fusion": mo.get("fusion", "early"), "retrieval": mo.get("retrieval", "fused"), "loss": cfg.loss,
+    m = result["model_config"]  # what was trained, not what the overrides alone say
+    return {"variant": name, "model": cfg.model, "modalities": m["modalities"],
+            "fusion": m["fusion"], "retrieval": m["retrieval"], "loss": cfg.loss,
             "adversarial": cfg.adversarial, "distilled": bool(cfg.distill.teacher), "params": result["params"],
             **{k: round(t[k], 2) for k in ("R@1", "R@5", "R@10", "MdR")},
             "v2t_R@1": round(result["test"]["v2t"]["R@1"], 2), "train_seconds": result["train_seconds"]}
