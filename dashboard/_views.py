@@ -85,7 +85,7 @@ def _play(idx, video_id: str, start: float) -> None:
 
 def _keyframe(idx, hit):
     """The key frame of the segment the hit starts in (one row read, not the whole video)."""
-    from avu.index.store import _quote
+    from avu.store.tables import _quote
 
     rows = (idx.store.segments.search()
             .where(f"video_id = {_quote(hit.video_id)} AND start <= {hit.start} AND {hit.start} < `end`")
@@ -103,7 +103,7 @@ def search_page(idx) -> None:
     upload = st.file_uploader("...or a query by example (image or audio)", type=list(UPLOAD_TYPES))
     k = st.slider("Results", 1, 20, 6)
     try:
-        from avu.index._examples import av_checkpoints
+        from avu.index.by_example import av_checkpoints
 
         trained = sorted(av_checkpoints(idx.store))  # visual / audio / fused embeddings from a checkpoint
     except ValueError as e:
@@ -203,7 +203,7 @@ def video_page(idx) -> None:
 
 def _summary(idx, video_id: str) -> None:
     try:
-        from avu.tasks.summarize import summarize
+        from avu.summaries.summarize import summarize
     except ImportError:
         return
     try:

@@ -14,7 +14,7 @@ import os
 import ray
 
 from avu.ingest import Featurizer, IngestConfig, content_id, plan_video
-from avu.index import IndexStore
+from avu.store import IndexStore
 from avu.media import ClipReader, MediaInfo, MediaTooLarge, Segment, probe
 
 

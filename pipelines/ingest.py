@@ -32,7 +32,7 @@ import ray
 if __name__ == "__main__":  # run as a script (ray job submit): make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from avu.index import IndexStore
+from avu.store import IndexStore
 from avu.ingest import IngestConfig, discover
 from avu.media import MediaError
 

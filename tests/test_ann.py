@@ -1,4 +1,4 @@
-"""Vector search over the index (`avu.index._ann`): exact below the threshold, a forced IVF_RQ index
+"""Vector search over the index (`avu.store.ann`): exact below the threshold, a forced IVF_RQ index
 with recall against exact search, nulls never returned, `where` as a prefilter that still yields k
 rows, a stable order on ties, retraining as the table grows, and the query benchmark's keys."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 lancedb = pytest.importorskip("lancedb")
 
-from avu.index._ann import ANN_THRESHOLD, ann_info, ensure_ann, vector_search  # noqa: E402
+from avu.store.ann import ANN_THRESHOLD, ann_info, ensure_ann, vector_search  # noqa: E402
 
 DIM = 384
 N = 4000

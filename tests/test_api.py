@@ -10,7 +10,8 @@ import time
 import pytest
 
 import avu
-from avu.index import Hit, IndexStore, InvalidIndex
+from avu.index import Hit
+from avu.store import IndexStore, InvalidIndex
 from avu.ingest import IngestConfig
 from pipelines.ingest import run_ingest
 from tests import factory

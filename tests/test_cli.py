@@ -55,7 +55,7 @@ def test_demo_report(tiny_av, tmp_path):
 def test_clean_errors_passes_a_commands_own_exit_through():
     import typer
 
-    from avu._console import clean_errors
+    from avu.cli._console import clean_errors
 
     @clean_errors
     def stops_normally():

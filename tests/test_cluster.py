@@ -11,7 +11,7 @@ import ray
 from ray.cluster_utils import Cluster
 from ray.util.state import list_actors
 
-from avu.index import IndexStore, InvalidIndex
+from avu.store import IndexStore, InvalidIndex
 from avu.ingest import IngestConfig
 from pipelines.ingest import run_ingest
 from tests import factory

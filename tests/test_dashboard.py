@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from avu.index import IndexStore
+from avu.store import IndexStore
 from avu.ingest import IngestConfig
 from pipelines.ingest import run_ingest
 

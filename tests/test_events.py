@@ -195,7 +195,7 @@ def test_ave_annotations_real_file(shared_data):
 
 
 def test_cli_errors_are_one_line(tmp_path):
-    from avu.events._cli import register
+    from avu.cli.events import register
 
     app, eval_app = typer.Typer(), typer.Typer()
     app.add_typer(eval_app, name="eval")

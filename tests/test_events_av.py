@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from avu.events import prompts as P
 from avu.events import visual as V
-from avu.events.ave_eval import AVE_TO_ESC10, predict_segments, read_split
+from avu.eval.ave import AVE_TO_ESC10, predict_segments, read_split
 from avu.events.detect import DEFAULT_WEIGHTS, Event, EventModel
 from avu.events.esc10 import Esc10Config, build_model, save_model
 from avu.events.timeline import file_events, segment_scores

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from avu.index import IndexStore, InvalidIndex
+from avu.store import IndexStore, InvalidIndex
 from avu.ingest import IngestConfig, content_id
 from avu.media import segments
 from pipelines.ingest import run_ingest

@@ -77,7 +77,7 @@ def test_a_sound_cut_from_an_indexed_video_finds_that_segment(av_index):
 
 
 def _stored_query(idx, wav):
-    from avu.index._examples import av_checkpoints, encode_file
+    from avu.index.by_example import av_checkpoints, encode_file
 
     return encode_file(av_checkpoints(idx.store), wav, "audio")[1]
 

@@ -28,7 +28,7 @@ import ray
 
 from avu.bench._badmedia import good_clips, write_clip
 from avu.bench.reliability import bench_reliability
-from avu.index import IndexStore, InvalidIndex
+from avu.store import IndexStore, InvalidIndex
 from avu.ingest import IngestConfig
 from pipelines.ingest import IndexWriteError, run_ingest
 from tests.test_ingest import index_rows

@@ -23,7 +23,7 @@ def coco_cfg(tmp_path, **kw):
 
 
 def test_coco_task_splits_the_shared_images_and_scores_five_captions(tmp_path, shared_data):
-    from avu.train.image_text import CocoTask
+    from avu.train.tasks.image_text import CocoTask
 
     task = CocoTask(coco_cfg(tmp_path))
     assert len(task.splits["train"]) == 104 and len(task.splits["test"]) == 50
@@ -35,7 +35,7 @@ def test_coco_task_splits_the_shared_images_and_scores_five_captions(tmp_path, s
 
 
 def test_coco_karpathy_split_file_drives_the_splits(tmp_path, shared_data):
-    from avu.train.image_text import CocoTask
+    from avu.train.tasks.image_text import CocoTask
 
     coco = json.loads((shared_data / "coco" / "captions_val2017.json").read_text())
     present = {p.name for p in (shared_data / "coco" / "images").iterdir()}
@@ -62,7 +62,7 @@ def test_a_local_pretrained_backbone_is_used_for_training(tmp_path, shared_data)
     torch.save(ref.state_dict(), tmp_path / "resnet18.pth")
     cfg = coco_cfg(tmp_path, model_overrides={"visual": {"backbone": "torchvision:resnet18", "frame_size": 64,
                                                          "checkpoint": str(tmp_path / "resnet18.pth")}})
-    from avu.train.image_text import CocoTask
+    from avu.train.tasks.image_text import CocoTask
 
     task = CocoTask(cfg)
     model = build_model(cfg, task)
@@ -120,7 +120,7 @@ def test_lsmdc_pipeline_trains_and_evaluates_end_to_end(tmp_path, shared_data):
 
 
 def test_lsmdc_needs_its_folders(tmp_path):
-    from avu.train.lsmdc_task import LsmdcTask
+    from avu.train.tasks.lsmdc import LsmdcTask
 
     with pytest.raises(ValueError, match="set data.annotations"):
         LsmdcTask(TrainConfig.from_yaml("configs/lsmdc.yaml"))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from avu.index import IndexStore, InvalidIndex
+from avu.store import IndexStore, InvalidIndex
 
 REPO = Path(__file__).resolve().parents[1]
 CODE = [p for d in ("avu", "pipelines", "dashboard") for p in (REPO / d).rglob("*.py")]
@@ -33,7 +33,7 @@ def _calls(tree: ast.AST):
 
 def test_the_scan_covers_the_code():
     names = {p.relative_to(REPO).as_posix() for p in CODE}
-    assert {"avu/events/detect.py", "avu/tasks/summarize.py", "pipelines/ingest.py", "dashboard/_views.py"} <= names
+    assert {"avu/events/detect.py", "avu/summaries/summarize.py", "pipelines/ingest.py", "dashboard/_views.py"} <= names
 
 
 def test_checkpoints_load_only_safely():
@@ -100,7 +100,7 @@ def test_no_shell_strings():
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="the ffmpeg binary is not installed")
 def test_shell_syntax_in_file_names_is_inert(tmp_path, monkeypatch):
     from avu.bench._badmedia import write_clip
-    from avu.tasks.summarize import Shot, Summary, render_summary_video
+    from avu.summaries.summarize import Shot, Summary, render_summary_video
 
     monkeypatch.chdir(tmp_path)
     src = write_clip(tmp_path / "a $(touch pwned1); `touch pwned2` | x.mp4", seconds=2)

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from avu.bench.asr import paraphrase_rank1, wer, word_errors
 from avu.media import Cue, NoAudioStream, read_subtitles
-from avu.tasks._speech_cli import register
-from avu.tasks.align import (AlignmentError, AlignResult, apply_alignment, estimate_offset,
+from avu.cli.speech import register
+from avu.speech.align import (AlignmentError, AlignResult, apply_alignment, estimate_offset,
                              match_cues, normalize_words)
-from avu.tasks.speech import Transcript, Word, read_transcript, transcribe, write_transcript
+from avu.speech.asr import Transcript, Word, read_transcript, transcribe, write_transcript
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_pocketsphinx_engine(manifesto):
 
 
 def test_auto_engine_falls_back_without_faster_whisper(monkeypatch):
-    from avu.tasks import speech
+    from avu.speech import asr as speech
 
     monkeypatch.setitem(__import__("sys").modules, "faster_whisper", None)  # import now fails
     assert speech._pick_engine("auto") == "pocketsphinx"

@@ -15,9 +15,9 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from avu import metrics
-from avu.index.store import IndexStore
-from avu.tasks import summarize as S
-from avu.tasks._summarize_cli import register
+from avu.store.tables import IndexStore
+from avu.summaries import summarize as S
+from avu.cli.summarize import register
 
 
 # -- knapsack -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ and scores it:
   (lowercase, no punctuation, numbers left as written: "1813" against "eighteen thirteen" is two
   errors, as a search over the transcript would see it).
 - `timing_error_s`: mean |reference line start - start of its matched recognised word|, lines
-  matched to words as in `avu.tasks.align.match_cues`; null where the reference has no timings.
+  matched to words as in `avu.speech.align.match_cues`; null where the reference has no timings.
 - `paraphrase_rank1`: on the manifesto, each subtitle cue is embedded with MiniLM together with
   its neighbours (cue + 0.3 x each neighbour, re-normalised), and hand-written paraphrases of
   17 cues (`PARAPHRASES`, written from the text, not from the model's answers) are the queries;
@@ -33,8 +33,8 @@ import numpy as np
 from avu.bench.decode import machine
 from avu.media import Cue, read_subtitles
 from avu.models.text import load_minilm
-from avu.tasks.align import match_cues, normalize_words
-from avu.tasks.speech import Engine, Transcript, transcribe
+from avu.speech.align import match_cues, normalize_words
+from avu.speech.asr import Engine, Transcript, transcribe
 
 TARGETS = {"wer_manifesto": 0.15, "wer_sonnet": 0.15, "paraphrase_rank1": 0.8}
 CONTEXT_WEIGHT = 0.3  # weight of each neighbouring cue in a cue's embedding

@@ -25,7 +25,7 @@ from avu.bench._badmedia import Case, build_corpus, good_clips, ingest_paths
 
 def evaluate(cases: list[Case], index: str | Path, results: list, *, job_error: str | None = None) -> list[dict]:
     """One detail row per case: what happened to it, whether that was right, what was lost."""
-    from avu.index import IndexStore
+    from avu.store import IndexStore
 
     store = IndexStore(index)
     rows = {r["path"]: r for r in store.video_rows()}

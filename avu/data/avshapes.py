@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from avu._paths import shared_data
+
 SHAPES = ("circle", "square", "triangle", "cross")
 COLOURS = {"red": (220, 40, 40), "green": (40, 190, 60), "blue": (60, 90, 240), "yellow": (230, 210, 40),
            "white": (235, 235, 235)}
@@ -159,14 +161,14 @@ def plan(cfg: AvShapesConfig, clips: dict[int, list[tuple[str, str]]]) -> dict[s
 def esc10_dir(cfg: AvShapesConfig) -> Path:
     if cfg.esc10_dir:
         return Path(cfg.esc10_dir).expanduser()
-    shared = os.environ.get("AVU_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
+    shared = shared_data()
     return Path(shared) / "esc10"
 
 
 def build(cfg: AvShapesConfig, root: str | Path = "runs/cache", *,
           progress: Callable[[int, int], None] | None = None) -> dict[str, AvShapesSplit]:
     """Render, encode, decode and cache the benchmark under `root`; a second call loads the cache."""
-    from avu.events.esc10 import read_meta
+    from avu.data.esc10 import read_meta
     from avu.media.audio import log_mel, read_audio
     from avu.media.frames import read_frames
 

@@ -10,7 +10,7 @@
 - `avu.events.visual`: "high motion", "scene change" and "<sound> + motion" events from the
   motion and key frames ingest stores.
 - `avu.events.ave`: the AVE `Annotations.txt` loader (ten one-second labels per video,
-  background included) and the segment-level accuracy metric; `avu.events.ave_eval`: that
+  background included) and the segment-level accuracy metric; `avu.eval.ave`: that
   accuracy for the shipped model on the AVE videos whose category is an ESC-10 class.
 
 Training code, prompts and visual events are imported on use (`from avu.events import esc10`);

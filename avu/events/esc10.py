@@ -18,7 +18,6 @@ model per held-out fold; `train_all(cfg, out_dir)` trains on all 400 clips (or o
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -33,12 +32,10 @@ import torch.nn.functional as F
 import yaml
 from safetensors.torch import save_file
 
-from avu.media.audio import log_mel, read_audio
+from avu._paths import shared_data
+from avu.data.esc10 import CLIP_SECONDS, HOP_MS, SR, Esc10Data, load_esc10, read_meta
 from avu.models.audio import AudioClassifier, create_audio_encoder
 
-SR = 16000
-CLIP_SECONDS = 5.0
-HOP_MS = 10.0
 _LN10_OVER_10 = math.log(10.0) / 10.0  # dB -> natural-log power
 
 
@@ -103,53 +100,11 @@ class Esc10Config:
                 "kernel": self.kernel, "embed_dim": self.embed_dim, "dropout": self.dropout}
 
 
-@dataclass
-class Esc10Data:
-    """All clips decoded once: log-mels [400, n_mels, 501], targets 0..9, folds 1..5, labels."""
-
-    mels: torch.Tensor
-    targets: torch.Tensor
-    folds: torch.Tensor
-    labels: list[str]
-    files: list[str]
-
-
 def data_dir(cfg: Esc10Config) -> Path:
     if cfg.data_dir:
         return Path(cfg.data_dir).expanduser()
-    shared = os.environ.get("AVU_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
+    shared = shared_data()
     return Path(shared) / "esc10"
-
-
-def read_meta(root: Path) -> list[dict[str, str]]:
-    """ESC-10 rows of meta.csv (ESC-50 columns; `path` or `filename` names the clip)."""
-    meta = root / "meta.csv"
-    if not meta.is_file():
-        raise RuntimeError(f"ESC-10 metadata not found: {meta}")
-    with meta.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("esc10", "True").strip().lower() == "true"]
-    if not rows:
-        raise RuntimeError(f"{meta} lists no ESC-10 clips")
-    return rows
-
-
-def load_esc10(root: Path, *, n_mels: int = 64) -> Esc10Data:
-    """Decode every clip at 16 kHz, pad/cut to 5 s, compute log-mels in one batch."""
-    rows = read_meta(root)
-    cats = sorted({(int(r["target"]), r["category"]) for r in rows})
-    labels = [c for _, c in cats]
-    index = {c: i for i, c in enumerate(labels)}
-    n = int(SR * CLIP_SECONDS)
-    waves, targets, folds, files = [], [], [], []
-    for r in rows:
-        name = (r.get("path") or r["filename"]).split("/")[-1]
-        w = read_audio(root / "audio" / name, sr=SR).waveform
-        waves.append(F.pad(w, (0, max(0, n - w.shape[0])))[:n])
-        targets.append(index[r["category"]])
-        folds.append(int(r["fold"]))
-        files.append(name)
-    mels = log_mel(torch.stack(waves), sr=SR, n_mels=n_mels, hop_ms=HOP_MS)
-    return Esc10Data(mels, torch.tensor(targets), torch.tensor(folds), labels, files)
 
 
 def build_model(cfg: Esc10Config, n_classes: int = 10) -> AudioClassifier:

@@ -33,6 +33,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from avu._paths import shared_data
+
 TEMPERATURE = 0.1  # softmax temperature over cosine similarities
 MIN_SIMILARITY = 0.35  # a prompt whose best class similarity is lower matches no known class
 
@@ -71,7 +73,7 @@ class UnknownPrompt(ValueError):
 
 def ontology_path() -> Path:
     """`$AVU_SHARED_DATA/annotations/audioset/ontology.json`, else `../shared/data/...` beside the repo."""
-    shared = os.environ.get("AVU_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
+    shared = shared_data()
     return Path(shared) / "annotations" / "audioset" / "ontology.json"
 
 

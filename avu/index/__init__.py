@@ -1,6 +1,5 @@
-"""The segment index (LanceDB): `IndexStore` reads and writes the tables; `open_index` gives the
-query API (`Index.search -> [Hit]`)."""
+"""The query API over an index folder: `open_index(dir) -> Index`, `Index.search -> [Hit]`, and
+query by example (`by_example`: images, sounds and clips through a trained checkpoint)."""
 from avu.index.api import Hit, Index, open_index
-from avu.index.store import CUES, SEGMENTS, VIDEOS, IndexStore, InvalidIndex
 
-__all__ = ["Hit", "Index", "open_index", "CUES", "IndexStore", "InvalidIndex", "SEGMENTS", "VIDEOS"]
+__all__ = ["Hit", "Index", "open_index"]

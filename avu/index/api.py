@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from avu.index.store import IndexStore, _quote
+from avu.store.tables import IndexStore, _quote
 from avu.media import Cue
 
 PHRASE_BONUS = 0.25  # added to the speech score when the query occurs verbatim in the line
@@ -114,7 +114,7 @@ class Index:
 
     def summary(self, video: str, *, budget: float = 0.15, query: str | None = None):
         """Key shots within `budget` (a fraction of the duration) and the lines said in them."""
-        from avu.tasks.summarize import summarize
+        from avu.summaries.summarize import summarize
 
         return summarize(self.store, self._video(video)["video_id"], budget=budget, query=query)
 
@@ -166,7 +166,7 @@ class Index:
         trained checkpoint (`encoders.*` in the ingest config). A segment matched in several
         modalities scores the weighted mean of their similarities (`weights`, default 1 each).
         """
-        from avu.index import _examples as ex
+        from avu.index import by_example as ex
 
         kind = ex.query_kind(query)
         if modalities is None:
@@ -213,7 +213,7 @@ class Index:
         return self._best(moments, k, vids, None)
 
     def _speech_moments(self, text: str, k: int, scope: str) -> list:
-        from avu.index._ann import vector_search
+        from avu.store.ann import vector_search
 
         q = self._encode(text)
         cols = ["video_id", "start", "end", "text"]
@@ -235,7 +235,7 @@ class Index:
 
     def _av_moments(self, vectors: dict, k: int, scope: str, weights: dict | None) -> list:
         """Segment moments from the visual/audio/fused columns; one per segment, modalities merged."""
-        from avu.index._ann import vector_search
+        from avu.store.ann import vector_search
 
         w = None if scope == "true" else scope
         by_seg: dict = {}

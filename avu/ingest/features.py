@@ -14,7 +14,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from avu.ingest._av import JOINT_DIM  # noqa: F401  (width of the visual / audio / fused columns)
+from avu.ingest.checkpoint_embed import JOINT_DIM  # noqa: F401  (width of the visual / audio / fused columns)
 from avu.ingest.config import IngestConfig
 
 CONTEXT_WEIGHT = 0.3  # a cue's embedding adds this much of each neighbour's (measured on the manifesto)
@@ -59,7 +59,7 @@ class Featurizer:
             self.text = load_minilm()
         self.av = None
         if any(cfg.encoders.get(k) for k in ("visual", "audio", "fused")):
-            from avu.ingest._av import AVEmbedder
+            from avu.ingest.checkpoint_embed import AVEmbedder
 
             self.av = AVEmbedder(cfg.encoders)
         self.events = None

@@ -39,9 +39,9 @@ def _speech_cues(path: str, info: MediaInfo, cfg: IngestConfig, notes: list[str]
             notes.append(str(e))
     if cfg.asr == "auto" and info.has_audio:
         try:
-            from avu.tasks.speech import transcribe
+            from avu.speech.asr import transcribe
         except ImportError:
-            notes.append("asr unavailable: avu.tasks.speech is not installed")
+            notes.append("asr unavailable: avu.speech.asr is not installed")
             return [], None, None
         t = transcribe(path)
         return t.cues, f"asr:{Path(str(t.model)).name}", t.language

@@ -1,6 +1,6 @@
 """The shared AVLnet-style model: visual, audio and text towers, gated embeddings, fusion.
 
-`ModelConfig` (a typed dataclass, one comment per field; `configs/models/*.yaml` hold named ones)
+`ModelConfig` (a typed dataclass, one comment per field; `avu/models/configs/*.yaml` hold named ones)
 rebuilds an `AVModel` exactly. The model exposes one interface for every task:
 
     model.encode_video({"video": frames, "audio": mel}, normalize=True)  # either may be None

@@ -1,6 +1,6 @@
 """Named model configs and safe checkpoints (open_clip style).
 
-`list_models()` names the YAML files in `configs/models/` (one `ModelConfig` each, a comment
+`list_models()` names the YAML files in `avu/models/configs/` (one `ModelConfig` each, a comment
 per field); `create_model(name_or_yaml, checkpoint=None, **overrides)` builds the model and,
 when given a checkpoint, loads its weights. A checkpoint is a folder (or the `.safetensors`
 file in it) holding `model.safetensors` and `model.json` (the full config, vocabulary included,
@@ -24,12 +24,12 @@ from torch import nn
 
 from avu.models.model import AVModel, ModelConfig
 
-CONFIG_DIR = Path(os.environ.get("AVU_MODEL_CONFIGS") or Path(__file__).resolve().parents[2] / "configs" / "models")
+CONFIG_DIR = Path(os.environ.get("AVU_MODEL_CONFIGS") or Path(__file__).resolve().parent / "configs")
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "model.json"
 
 
 def list_models() -> list[str]:
-    """Names of the model configs in `configs/models/`."""
+    """Names of the model configs in `avu/models/configs/`."""
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 
 

@@ -1,7 +1,7 @@
 """`TrainConfig`: one YAML file says what to train, on what, and how (`configs/avshapes.yaml`).
 
 Every field has a comment here and in the YAML files. `model` names a config in
-`configs/models/` (or a YAML path); `model_overrides` changes fields of it (e.g. the fusion
+`avu/models/configs/` (or a YAML path); `model_overrides` changes fields of it (e.g. the fusion
 variant) so that a table of variants is one config plus overrides. `data` holds the task's
 dataset options (for avshapes: `avu.data.avshapes.AvShapesConfig` fields).
 """
@@ -33,7 +33,7 @@ class TrainConfig:
     """A training run; see the module docstring."""
 
     task: str = "avshapes"  # avshapes | coco | lsmdc
-    model: str = "avshapes_fused"  # model config name (configs/models) or YAML path
+    model: str = "avshapes_fused"  # model config name (avu/models/configs) or YAML path
     model_overrides: dict = field(default_factory=dict)  # ModelConfig fields to change, e.g. {fusion: early}
     data: dict = field(default_factory=dict)  # dataset options of the task
     epochs: int = 20  # passes over the training split

@@ -104,11 +104,11 @@ def create_task(cfg: TrainConfig, **kwargs: Any):
     if cfg.task == "avshapes":
         return AvShapesTask(cfg, **kwargs)
     if cfg.task == "coco":
-        from avu.train.image_text import CocoTask
+        from avu.train.tasks.image_text import CocoTask
 
         return CocoTask(cfg, **kwargs)
     if cfg.task == "lsmdc":
-        from avu.train.lsmdc_task import LsmdcTask
+        from avu.train.tasks.lsmdc import LsmdcTask
 
         return LsmdcTask(cfg, **kwargs)
     raise ValueError(f"unknown task {cfg.task!r}")

@@ -13,10 +13,10 @@ from typing import List, Optional
 import typer
 import yaml
 
-from avu._console import clean_errors as _clean_errors
-from avu._console import console, err_console
+from avu.cli._console import clean_errors as _clean_errors
+from avu.cli._console import console, err_console
 
-REPO = Path(__file__).resolve().parents[2]
+from avu._paths import REPO
 AVSHAPES_CONFIG = REPO / "configs" / "avshapes.yaml"
 
 
@@ -109,7 +109,7 @@ def register(app: typer.Typer, eval_app: typer.Typer, bench_app: typer.Typer) ->
                       checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Score this model only."),
                       as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
         """avshapes: train and score visual-only, audio-only, fused and every variant (text-to-video R@K)."""
-        from avu.train.avshapes_eval import run_avshapes
+        from avu.eval.avshapes import run_avshapes
         from avu.train.config import TrainConfig
 
         cfg = TrainConfig.from_yaml(config, **({"epochs": epochs} if epochs else {}))
@@ -170,7 +170,7 @@ def register(app: typer.Typer, eval_app: typer.Typer, bench_app: typer.Typer) ->
         from avu.data.lsmdc import load_lsmdc, lsmdc_split_files, test_protocol
         from avu.models.registry import load_checkpoint
         from avu.train.config import TrainConfig
-        from avu.train.lsmdc_task import LsmdcTask
+        from avu.train.tasks.lsmdc import LsmdcTask
 
         raw = yaml.safe_load(config.read_text())
         raw["data"] = {**raw.get("data", {}), "annotations": str(annotations), "videos": str(videos),

@@ -17,8 +17,8 @@ from rich.table import Table
 
 from avu.media import MediaError
 
-from avu._console import clean_errors as _clean_errors
-from avu._console import console
+from avu.cli._console import clean_errors as _clean_errors
+from avu.cli._console import console
 
 _ENGINES = ("auto", "whisper", "pocketsphinx")
 _OUT_SUFFIXES = (".srt", ".vtt", ".json")
@@ -62,7 +62,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, eval_app: typer.Typer) ->
                    start: Optional[float] = typer.Option(None, help="Start of the window to transcribe, seconds."),
                    end: Optional[float] = typer.Option(None, help="End of the window to transcribe, seconds.")):
         """Transcribe speech to timed cues and words; print the cues, or write them with --out."""
-        from avu.tasks.speech import transcribe as run, write_transcript
+        from avu.speech.asr import transcribe as run, write_transcript
 
         _check_engine(engine)
         if out is not None and out.suffix.lower() not in _OUT_SUFFIXES:
@@ -87,7 +87,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, eval_app: typer.Typer) ->
               model: Optional[Path] = typer.Option(None, help=_MODEL_HELP),
               engine: str = typer.Option("auto", help="auto, whisper or pocketsphinx.")):
         """Find the subtitles' offset and drift against the speech; write fixed subtitles with --out."""
-        from avu.tasks.align import align_file
+        from avu.speech.align import align_file
 
         _check_engine(engine)
         if out is not None and out.suffix.lower() not in (".srt", ".vtt"):

@@ -38,7 +38,7 @@ def av_checkpoints(store) -> dict[str, str]:
 
 
 def _model(ckpts: dict[str, str], modality: str):
-    from avu.ingest._av import load_query_model
+    from avu.ingest.checkpoint_embed import load_query_model
 
     if modality not in ckpts:
         raise ValueError(f"this index has no {modality} embeddings (no trained {modality} encoder was configured "
@@ -61,7 +61,7 @@ def encode_text(ckpts: dict[str, str], text: str, modalities) -> dict[str, np.nd
     """{modality: query vector}; modalities embedded by one checkpoint share one encoding."""
     import torch
 
-    from avu.ingest._av import pad
+    from avu.ingest.checkpoint_embed import pad
 
     by_ckpt: dict[str, np.ndarray] = {}
     out = {}
@@ -78,7 +78,7 @@ def encode_file(ckpts: dict[str, str], path: str | Path, kind: str) -> tuple[str
     """(modality, query vector) of an image or audio file."""
     import torch
 
-    from avu.ingest._av import SR, frames_of, mel_of, pad
+    from avu.ingest.checkpoint_embed import SR, frames_of, mel_of, pad
 
     path = Path(path)
     if kind == "image":

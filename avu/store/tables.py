@@ -202,7 +202,7 @@ class IndexStore:
         """Compact the many small commits of a run into few files, then build (or refresh) the
         approximate vector indexes of the tables that have grown past the size where exact
         search stops being fast. Returns the indexes built, by column."""
-        from avu.index._ann import ensure_ann
+        from avu.store.ann import ensure_ann
 
         for t in (self.videos, self.segments, self.cues):
             t.optimize()

@@ -21,7 +21,7 @@ from avu.train.config import TrainConfig
 NO_TRANSFORMER: dict[str, Any] = {"fusion_options": {}}
 TRANSFORMER = {"hidden": 128, "layers": 2, "heads": 4}  # attention / intermediate fusion width, depth, heads
 VARIANTS: dict[str, dict[str, Any]] = {
-    "fused": {},  # the teacher: early fusion, MMS loss, Text-Fused retrieval (configs/models/avshapes_fused.yaml)
+    "fused": {},  # the teacher: early fusion, MMS loss, Text-Fused retrieval (avu/models/configs/avshapes_fused.yaml)
     "visual": {"model_overrides": {"modalities": ["visual"]}},
     "audio": {"model_overrides": {"modalities": ["audio"]}},
     "attention": {"model_overrides": {"fusion": "attention", "fusion_options": TRANSFORMER}},

@@ -1,7 +1,7 @@
 """The summarization commands of `avu`: `summarize` and `eval tvsum-human`.
 
 `register(app, eval_app)` adds them to the typer apps that `avu.cli` builds, so the summarization
-front end lives beside `avu.tasks.summarize` and `avu.metrics`. Heavy imports (LanceDB, MiniLM,
+front end lives beside `avu.summaries.summarize` and `avu.metrics`. Heavy imports (LanceDB, MiniLM,
 h5py) happen inside the commands. A missing index or video, bad media and bad arguments print one
 `error: ...` line on stderr and exit with code 1, without a traceback.
 """
@@ -18,8 +18,8 @@ from rich.table import Table
 
 from avu.media import MediaError
 
-from avu._console import clean_errors as _clean_errors
-from avu._console import console
+from avu.cli._console import clean_errors as _clean_errors
+from avu.cli._console import console
 
 
 
@@ -49,9 +49,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                   sheet: Optional[Path] = typer.Option(None, "--sheet", help="Write a PNG of the key frames."),
                   as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
         """Pick the key shots of an indexed video within a length budget; print them and what is said."""
-        from avu.index.store import IndexStore
-        from avu.tasks.summarize import contact_sheet, render_summary_video
-        from avu.tasks.summarize import summarize as run
+        from avu.store.tables import IndexStore
+        from avu.summaries.summarize import contact_sheet, render_summary_video
+        from avu.summaries.summarize import summarize as run
 
         t0 = time.perf_counter()
         store = IndexStore(index)

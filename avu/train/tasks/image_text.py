@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from avu._paths import shared_data
 from avu.models.model import AVModel, prepare_frames
 from avu.train.config import TrainConfig
 from avu.train.tasks import CaptionTask
@@ -65,7 +66,7 @@ class CocoTask(CaptionTask):
             raise ValueError(f"coco task: unknown data options {sorted(unknown)}")
         super().__init__(cfg)
         self.protocol = d["protocol"]
-        shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "coco"
+        shared = shared_data() / "coco"
         images_dir = Path(d["images"] or shared / "images")
         if d["karpathy"]:
             by_split = {s: load_karpathy(d["karpathy"], images_dir, s, restval_as_train=True)

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from avu.index.store import IndexStore, _quote
+from avu.store.tables import IndexStore, _quote
 from avu.media import Cue
 from avu.metrics import knapsack_select
 

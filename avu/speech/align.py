@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from avu.media import Cue, read_subtitles, write_subtitles
-from avu.tasks.speech import Engine, Transcript, Word, transcribe
+from avu.speech.asr import Engine, Transcript, Word, transcribe
 
 __all__ = ["AlignResult", "AlignmentError", "align_file", "apply_alignment", "estimate_offset",
            "match_cues", "normalize_words"]

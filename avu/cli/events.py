@@ -14,9 +14,9 @@ from typing import Optional
 
 import typer
 
-from avu._console import clean_errors as _clean_errors
+from avu.cli._console import clean_errors as _clean_errors
 
-REPO = Path(__file__).resolve().parents[2]
+from avu._paths import REPO
 DEFAULT_CONFIG = REPO / "configs" / "esc10.yaml"
 DEFAULT_OUT = REPO / "avu" / "models" / "weights"
 
@@ -45,7 +45,7 @@ def _command_line() -> str:
     """The command as typed (program name shortened to `avu` when run through the entry point)."""
     argv = list(sys.argv)
     if argv and Path(argv[0]).name == "_cli.py":
-        return shlex.join(["python", "-m", "avu.events._cli", *argv[1:]])
+        return shlex.join(["python", "-m", "avu.cli.events", *argv[1:]])
     if argv and Path(argv[0]).name in ("avu", "__main__.py", "cli.py"):
         argv[0] = "avu"
     return shlex.join(argv)
@@ -107,7 +107,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                  as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
         """AVE segment-level accuracy (10 one-second segments a video, background included) on the
         videos whose category is an ESC-10 class; the others are counted as skipped."""
-        from avu.events.ave_eval import evaluate_ave
+        from avu.eval.ave import evaluate_ave
         from avu.events.detect import DEFAULT_WEIGHTS, EventModel
         from avu.events.prompts import ontology_path
 
@@ -126,7 +126,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
 
 def main() -> None:
-    """`python -m avu.events._cli ...`: the `avu` app, with these commands added if it lacks them."""
+    """`python -m avu.cli.events ...`: the `avu` app, with these commands added if it lacks them."""
     from avu.cli import app, eval_app
 
     if not any(c.name == "train-esc10" for c in app.registered_commands):

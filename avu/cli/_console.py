@@ -15,7 +15,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """What a user can cause: bad media, a missing or foreign index, bad values, tool failures."""
-    from avu.index.store import InvalidIndex
+    from avu.store.tables import InvalidIndex
     from avu.media import MediaError
 
     return (MediaError, InvalidIndex, ValueError, KeyError, RuntimeError, OSError)

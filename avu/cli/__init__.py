@@ -14,7 +14,8 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from avu._console import clean_errors, console, err_console
+from avu._paths import REPO, shared_data  # noqa: F401  (shared_data: used by the command modules)
+from avu.cli._console import clean_errors, console, err_console
 from avu.media import MediaError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -23,18 +24,6 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; each prints one 
 app.add_typer(bench_app, name="bench")
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluations on real data; each prints one JSON object with --json.")
 app.add_typer(eval_app, name="eval")
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_data() -> Path:
-    """The real media folder: $AVU_SHARED_DATA, else ../shared/data beside the repository."""
-    import os
-
-    return Path(os.environ.get("AVU_SHARED_DATA", REPO.parent / "shared" / "data"))
-
-
-
 
 def _fmt_streams(info) -> str:
     parts = []
@@ -298,7 +287,7 @@ def dashboard(index: Path = typer.Argument(..., help="Index folder."),
     """Open the Streamlit dashboard on an index: search, video timeline and player, corpus, reports."""
     import subprocess
 
-    from avu.index import IndexStore
+    from avu.store import IndexStore
 
     IndexStore.check(index)  # a clear error before starting a server
     app_py = REPO / "dashboard" / "app.py"
@@ -315,16 +304,16 @@ def dashboard(index: Path = typer.Argument(..., help="Index folder."),
 def demo(paths: List[Path] = typer.Argument(None, help="Media files or folders (default: the shared clips)."),
          out: Path = typer.Option(Path("runs/demo"), help="Where the report goes.")):
     """The main job on real media: probe, decode every clip in 2 s segments, read subtitles; report."""
-    from avu.demo import run_demo
+    from avu.cli.demo import run_demo
 
     run_demo(paths or [], out=out, shared=shared_data(), console=console)
 
 
 def _register_tasks() -> None:
-    from avu.events._cli import register as events
-    from avu.tasks._speech_cli import register as speech
-    from avu.tasks._summarize_cli import register as summarize
-    from avu.train._cli import register as training
+    from avu.cli.events import register as events
+    from avu.cli.speech import register as speech
+    from avu.cli.summarize import register as summarize
+    from avu.cli.train import register as training
 
     speech(app, bench_app, eval_app)
     summarize(app, eval_app)
