@@ -1,7 +1,7 @@
 """`avu bench train`: samples per second of one full training step (forward, loss, backward, AdamW).
 
-Inputs have the shapes the avshapes recipe feeds (frames [B, T, 3, S, S], 3 s log-mels, 12-word
-captions) but random values: throughput does not depend on them, and the benchmark then needs
+Inputs have the shapes the avshapes recipe feeds (frames [B, T, 3, S, S], log-mels of the
+recipe's `audio_crop` of 2 s (`configs/avshapes.yaml`), 12-word captions) but random values: throughput does not depend on them, and the benchmark then needs
 no dataset. On CPU it times float32; with a CUDA device it times float32 and bfloat16 autocast
 side by side in the same run and reports the speed-up and the peak GPU memory of each.
 """
@@ -15,13 +15,17 @@ import torch
 from avu.bench.decode import machine
 
 
+AUDIO_SECONDS = 2.0  # the avshapes recipe's training crop (configs/avshapes.yaml: audio_crop)
+HOP_S = 0.01  # log-mel hop
+
+
 def _inputs(model, batch: int, device: torch.device) -> dict[str, Any]:
     cfg = model.cfg
     g = torch.Generator().manual_seed(0)
     vocab = max(3, len(cfg.text.vocab))
     return {"video": torch.rand(batch, cfg.visual.num_frames, 3, cfg.visual.frame_size, cfg.visual.frame_size,
                                 generator=g).to(device),
-            "audio": torch.randn(batch, cfg.audio.n_mels, 300, generator=g).to(device),
+            "audio": torch.randn(batch, cfg.audio.n_mels, round(AUDIO_SECONDS / HOP_S), generator=g).to(device),
             "text": torch.randint(2, vocab, (batch, 12), generator=g).to(device),
             "captions": ["a red circle moves left while a dog barks"] * batch}
 
