@@ -132,7 +132,7 @@ class Embedder:
 
     def __init__(self, cfg: dict, threads: int = 1):
         _limit_threads(threads)
-        self.featurizer = Featurizer(IngestConfig(**cfg))
+        self.featurizer = Featurizer(IngestConfig(**cfg), threads=threads)
 
     def pid(self) -> int:
         return os.getpid()

@@ -12,7 +12,26 @@ from pathlib import Path
 
 import yaml
 
-SCHEMA_VERSION = 1  # bump when the segment rows change meaning
+SCHEMA_VERSION = 2  # bump when the segment rows change meaning (2: what is seen, heard and read)
+PERCEIVED = ("heard", "seen", "objects", "read")  # the perception modalities (avu.perception)
+
+
+@dataclass(frozen=True)
+class PerceptionConfig:
+    """What the pretrained perception models (`avu models`) add to each segment."""
+
+    enable: tuple = PERCEIVED  # modalities perceived: heard (YAMNet), seen (MobileNetV2), objects (YOLOX), read (OCR)
+    models_dir: str | None = None  # folder with the model files; None: $AVU_MODELS, ~/.cache/avu/models, shared
+    fps: float = 1.0  # frames per second of a segment given to the image models (taken from the decoded frames)
+
+    def __post_init__(self):
+        enable = tuple(self.enable or ())
+        unknown = set(enable) - set(PERCEIVED)
+        if unknown:
+            raise ValueError(f"perception.enable: unknown modalities {sorted(unknown)}; choose from {PERCEIVED}")
+        object.__setattr__(self, "enable", tuple(m for m in PERCEIVED if m in enable))
+        if not (self.fps > 0):
+            raise ValueError(f"perception.fps must be positive, got {self.fps}")
 
 
 @dataclass(frozen=True)
@@ -25,8 +44,16 @@ class IngestConfig:
     asr: str = "auto"  # "auto": transcribe videos without sidecar subtitles; "off": never
     encoders: dict = field(default_factory=lambda: {"text": "minilm", "visual": None, "audio": None,
                                                     "fused": None, "events": "esc10"})  # None: not computed
+    perception: PerceptionConfig = field(default_factory=PerceptionConfig)  # seen / heard / read per segment
 
     def __post_init__(self):
+        if isinstance(self.perception, dict):  # from YAML or from `to_dict()` (how actors receive it)
+            known = {f.name for f in fields(PerceptionConfig)}
+            if set(self.perception) - known:
+                raise ValueError(f"unknown perception settings {sorted(set(self.perception) - known)}")
+            object.__setattr__(self, "perception", PerceptionConfig(**self.perception))
+        elif self.perception is None:  # `perception: null`: none
+            object.__setattr__(self, "perception", PerceptionConfig(enable=()))
         if self.window <= 0 or self.hop <= 0 or self.fps <= 0 or self.size < 16 or self.sample_rate < 8000:
             raise ValueError(f"invalid ingest config: {self}")
         if self.asr not in ("auto", "off"):
@@ -56,9 +83,15 @@ class IngestConfig:
         return cls(**data)
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"schema_version": SCHEMA_VERSION}
+        """Every setting (JSON-able; `IngestConfig(**d)` rebuilds it once `schema_version` is dropped)."""
+        d = asdict(self)
+        d["perception"]["enable"] = list(d["perception"]["enable"])
+        return d | {"schema_version": SCHEMA_VERSION}
 
     @property
     def hash(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        """Of every setting but where the model files are (the files are pinned by sha256)."""
+        d = self.to_dict()
+        d["perception"].pop("models_dir")
+        blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,9 +1,10 @@
 """`Featurizer`: a batch of decoded clips -> segment rows for the index.
 
 What is stored is what is real: MiniLM embeddings of the segment's subtitle/ASR text; measured
-signals (audio level, visual motion) and a small key-frame JPEG; visual, audio and fused
-embeddings only when the config names a trained encoder (null otherwise, never an untrained
-network's output).
+signals (audio level, visual motion) and a small key-frame JPEG; what the pretrained perception
+models see, hear and read (`avu.ingest.perceive`: tags and MiniLM embeddings, null where a model
+is missing); visual, audio and fused embeddings only when the config names a trained encoder
+(null otherwise, never an untrained network's output).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from PIL import Image
 
 from avu.ingest.checkpoint_embed import JOINT_DIM  # noqa: F401  (width of the visual / audio / fused columns)
 from avu.ingest.config import IngestConfig
+from avu.ingest.perceive import PerceptionStep
 
 CONTEXT_WEIGHT = 0.3  # a cue's embedding adds this much of each neighbour's (measured on the manifesto)
 THUMB_WIDTH = 160  # key-frame JPEG width in pixels (height keeps the video's aspect)
@@ -48,15 +50,17 @@ def motion(frames: np.ndarray, *, stride: int = 4) -> float | None:
 
 
 class Featurizer:
-    """Loads the configured encoders once; `rows(...)` turns clips into segment rows."""
+    """Loads the configured encoders and perception models once; `rows(...)` turns clips into
+    segment rows. `threads`: CPU threads each perception model may use."""
 
-    def __init__(self, cfg: IngestConfig):
+    def __init__(self, cfg: IngestConfig, *, threads: int = 1):
         self.cfg = cfg
         self.text = None
-        if cfg.encoders.get("text") == "minilm":
+        self.perception = PerceptionStep(cfg, threads=threads)
+        if cfg.encoders.get("text") == "minilm" or self.perception.available:
             from avu.models.text import load_minilm
 
-            self.text = load_minilm()
+            self.text = load_minilm()  # perception embeds its labels and text with it too
         self.av = None
         if any(cfg.encoders.get(k) for k in ("visual", "audio", "fused")):
             from avu.ingest.checkpoint_embed import AVEmbedder
@@ -75,7 +79,8 @@ class Featurizer:
             cv = self.events.meta.get("cross_validation", {}).get("mean_accuracy")
             events = f"esc10 (avu/models/weights/esc10.safetensors, 5-fold CV {cv})"
         av = self.av.versions if self.av else {"visual": None, "audio": None, "fused": None}
-        return {"text": self.text.version if self.text else None, **av, "events": events}
+        text = self.text.version if self.text and self.cfg.encoders.get("text") == "minilm" else None
+        return {"text": text, **av, "events": events, **self.perception.versions}
 
     def event_scores(self, clips: list[dict]) -> list[str | None]:
         """Per clip, the ESC-10 class probabilities as JSON (None without enough audio)."""
@@ -97,12 +102,13 @@ class Featurizer:
     def rows(self, video_id: str, clips: list[dict], texts: list[str | None], *, aspect: float,
              seg_offset: int, text_source: str | None, language: str | None) -> list[dict]:
         emb = [None] * len(clips)
-        if self.text is not None:
+        if self.text is not None and self.cfg.encoders.get("text") == "minilm":
             idx = [i for i, t in enumerate(texts) if t]
             for i, e in zip(idx, self.text.encode_text([texts[i] for i in idx])):
                 emb[i] = e
         events = self.event_scores(clips)
         av = self.av.embed(clips) if self.av else [{}] * len(clips)
+        perceived = self.perception.columns(clips, self.text)
         out = []
         for i, (clip, text) in enumerate(zip(clips, texts)):
             video = None if clip["video"] is None else np.asarray(clip["video"])
@@ -117,7 +123,7 @@ class Featurizer:
                 "fused_emb": av[i].get("fused_emb"),
                 "audio_db": audio_level_db(audio) if audio is not None else None,
                 "motion": motion(video), "keyframe_jpeg": thumb, "event_scores": events[i],
-                "config_hash": self.cfg.hash,
+                "config_hash": self.cfg.hash, **perceived[i],
             })
         return out
 
@@ -125,7 +131,7 @@ class Featurizer:
                  language: str | None) -> list[dict]:
         """One row per cue; its embedding mixes in a little of the neighbouring cues' meaning."""
         emb = [None] * len(cues)
-        if self.text is not None and cues:
+        if self.text is not None and self.cfg.encoders.get("text") == "minilm" and cues:
             e = self.text.encode_text([c.text for c in cues])
             ctx = e.copy()
             ctx[1:] += CONTEXT_WEIGHT * e[:-1]

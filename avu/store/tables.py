@@ -3,7 +3,8 @@
 - `videos`: one row per file: id (content hash), path, status (`done` / `failed` / `indexing`),
   error, probe info, config and model versions, timings.
 - `segments`: one row per segment: times, text, per-modality embeddings (null where missing),
-  measured signals, a small key-frame JPEG, room for event scores.
+  measured signals, a small key-frame JPEG, room for event scores, and what perception saw, heard
+  and read (tags as JSON, three MiniLM embeddings `seen_emb` / `heard_emb` / `read_emb`).
 - `cues`: one row per subtitle/ASR cue: times, text, source, a MiniLM embedding (subtitle search).
 
 A video is visible to readers only when its `videos` row says `done`, and that row is written
@@ -27,7 +28,8 @@ from avu.models.text import MINILM_DIM
 
 OBJECT_STORES = ("s3", "gs", "az", "abfs")  # URI schemes LanceDB writes to besides local folders
 MARKER = "avu-index.json"  # written at the root of a local index; identifies the folder
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the perception columns; a format-1 index gains them (null) when written to
+PERCEPTION_DIM = MINILM_DIM  # seen / heard / read embeddings live in MiniLM's text space
 
 VIDEOS = pa.schema([
     pa.field("video_id", pa.string(), nullable=False),
@@ -54,6 +56,18 @@ def _vec(dim: int) -> pa.DataType:
     return pa.list_(pa.float32(), dim)
 
 
+PERCEPTION_FIELDS = [  # what perception saw, heard and read in a segment (null: not perceived)
+    pa.field("heard_json", pa.string()),  # JSON [[AudioSet label, score], ...] (YAMNet), best first
+    pa.field("seen_json", pa.string()),  # JSON [[ImageNet label, score], ...] (MobileNetV2), best first
+    pa.field("objects_json", pa.string()),  # JSON [[COCO label, score, count], ...] (YOLOX-Nano)
+    pa.field("boxes_json", pa.string()),  # JSON [[COCO label, score, [x0, y0, x1, y1]], ...] key frame, 0-1
+    pa.field("read_json", pa.string()),  # JSON [[on-screen text line, score], ...] (OCR)
+    pa.field("read_text", pa.string()),  # the on-screen lines joined by newlines (verbatim search)
+    pa.field("seen_emb", _vec(PERCEPTION_DIM)),  # MiniLM of what is seen (ImageNet + COCO labels)
+    pa.field("heard_emb", _vec(PERCEPTION_DIM)),  # MiniLM of what is heard (AudioSet labels)
+    pa.field("read_emb", _vec(PERCEPTION_DIM)),  # MiniLM of the on-screen text
+]
+
 SEGMENTS = pa.schema([
     pa.field("video_id", pa.string(), nullable=False),
     pa.field("seg", pa.int32()),
@@ -71,6 +85,7 @@ SEGMENTS = pa.schema([
     pa.field("keyframe_jpeg", pa.binary()),
     pa.field("event_scores", pa.string()),  # JSON {label: score}, filled by event detection
     pa.field("config_hash", pa.string()),
+    *PERCEPTION_FIELDS,
 ])
 
 
@@ -85,6 +100,9 @@ CUES = pa.schema([
     pa.field("emb", _vec(MINILM_DIM)),  # MiniLM of the cue with a little of its neighbours' context
     pa.field("config_hash", pa.string()),
 ])
+
+
+SEGMENT_VECTORS = ("speech_emb", "seen_emb", "heard_emb", "read_emb")  # MiniLM columns a text query searches
 
 
 class InvalidIndex(Exception):
@@ -109,11 +127,29 @@ class IndexStore:
             "segments", schema=SEGMENTS, exist_ok=True)
         self.cues = self.db.open_table("cues") if "cues" in names else self.db.create_table(
             "cues", schema=CUES, exist_ok=True)
+        if create:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """A format-1 index (before perception) gains the perception columns, null for its rows;
+        its videos' config hash no longer matches, so the next ingest re-indexes them."""
+        missing = [f for f in PERCEPTION_FIELDS if f.name not in self.segments.schema.names]
+        if missing:
+            self.segments.add_columns(missing)
+        marker = Path(self.uri) / MARKER
+        if "://" not in self.uri and marker.is_file():
+            marker.write_text(json.dumps({"format": "avu-index", "version": FORMAT_VERSION}))
+
+    def has_column(self, column: str) -> bool:
+        """Whether the segments table has `column` (an index from before perception lacks those)."""
+        return column in self.segments.schema.names
 
     @staticmethod
     def check(uri: str | os.PathLike, *, create: bool = False) -> str:
         """Validate (and with `create`, initialise) the index location without opening LanceDB."""
         uri = str(uri)
+        if uri.startswith("~"):
+            uri = os.path.expanduser(uri)
         if not uri.strip() or "\x00" in uri:
             raise InvalidIndex(f"{uri!r}: not a valid index location (empty, or a NUL byte)")
         if "://" in uri and uri.split("://", 1)[0].lower() not in OBJECT_STORES:
@@ -206,5 +242,6 @@ class IndexStore:
 
         for t in (self.videos, self.segments, self.cues):
             t.optimize()
-        built = {col: ensure_ann(t, col) for t, col in ((self.segments, "speech_emb"), (self.cues, "emb"))}
+        cols = [(self.segments, c) for c in SEGMENT_VECTORS if self.has_column(c)] + [(self.cues, "emb")]
+        built = {col: ensure_ann(t, col) for t, col in cols}
         return {c: b for c, b in built.items() if b}

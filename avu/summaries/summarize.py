@@ -43,7 +43,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from avu.store.tables import IndexStore, _quote
+from avu.store.naming import find_video
+from avu.store.tables import IndexStore
 from avu.media import Cue
 from avu.metrics import knapsack_select
 
@@ -300,26 +301,6 @@ def _store(store_or_index_uri) -> IndexStore:
         return store_or_index_uri
     inner = getattr(store_or_index_uri, "store", None)
     return inner if isinstance(inner, IndexStore) else IndexStore(store_or_index_uri)
-
-
-def find_video(store: IndexStore, video: str | os.PathLike) -> dict:
-    """The `done` video row for a video id, the path it was indexed under, the same file by another
-    path, or a file name that only one indexed video has."""
-    key = str(video)
-    rows = store.video_rows(f"status = 'done' AND (video_id = {_quote(key)} OR path = {_quote(key)})")
-    if rows:
-        return rows[0]
-    done = store.video_rows("status = 'done'")
-    real = os.path.realpath(key)
-    same = [r for r in done if os.path.realpath(r["path"]) == real]
-    if not same and os.sep not in key:
-        same = [r for r in done if Path(r["path"]).name == key]
-    if len(same) == 1:
-        return same[0]
-    if len(same) > 1:
-        raise ValueError(f"{key!r} matches {len(same)} indexed videos; give a video id: "
-                         + ", ".join(r["video_id"] for r in same))
-    raise ValueError(f"no indexed video {key!r} in {store.uri}")
 
 
 def _lines_in(shots: list[Shot], cues: list[Cue]) -> list[Cue]:
