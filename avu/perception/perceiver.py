@@ -12,7 +12,7 @@ runs on the key frame only (`read_frames` = 1), and is skipped when the key fram
 last one read (a 32x32 grey thumbnail differing by less than `ocr_reuse_diff` grey levels on
 average): static title cards and slides are read once, not every 2 s. Its text detector acts as
 the cheap "is there text" gate: recognition runs only on frames where it finds boxes.
-YAMNet runs on every 0.975 s patch (hop 0.48 s: 3 patches per 2 s segment).
+YAMNet runs on every 0.975 s patch (hop 0.48 s: 4 patches per 2 s segment, the last zero-padded).
 """
 from __future__ import annotations
 
