@@ -12,12 +12,19 @@ only the network. Augmentation works on the cached log-mels:
 
 Evaluation classifies the full 5 s clip (the encoder pools over time, any length works),
 averaging the softmax over `eval_shifts` circular shifts of it. `cross_validate(cfg)` trains one
-model per held-out fold; `train_all(cfg, out_dir)` trains on all 400 clips (or on chosen folds,
+model per held-out fold (recipe choices are made by `avu.events.esc10_nested`, on validation folds
+inside the training folds, never on the test fold); `train_all(cfg, out_dir)` trains on all 400 clips (or on chosen folds,
 `folds=[1, 2, 3, 4]`, scoring the folds left out) and writes `esc10.safetensors` and `esc10.json`
 (or `<name>.*`, e.g. the held-out model `esc10_heldout5.*` that the boundary test uses).
+
+Reruns: `train` seeds torch's global and its own generators from `seed`, fixes the thread count
+and runs under `torch.use_deterministic_algorithms`, so the same recipe, folds and machine give
+the same weights and accuracies (tested on a small recipe). Different thread counts or CPUs may
+still round differently; `seed_spread` measures how much the figures move with the seed.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -146,9 +153,29 @@ def mix(mel: torch.Tensor, y: torch.Tensor, cfg: Esc10Config, g: torch.Generator
     return mixed, lam[:, None] * y + (1 - lam[:, None]) * y[perm]
 
 
+@contextlib.contextmanager
+def deterministic(threads: int):
+    """Deterministic torch kernels and a fixed CPU thread count inside the block (restored after)."""
+    was, n = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(max(1, threads))
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was)
+        torch.set_num_threads(n)
+
+
 def train(cfg: Esc10Config, data: Esc10Data, train_folds: Sequence[int], *,
           eval_fold: int | None = None, log: bool = False) -> tuple[AudioClassifier, dict[str, Any]]:
-    """Train a classifier on `train_folds`; report accuracy on `eval_fold` when given."""
+    """Train a classifier on `train_folds`; report accuracy on `eval_fold` when given (deterministic:
+    the same recipe, folds and thread count give the same model)."""
+    with deterministic(cfg.threads):
+        return _train(cfg, data, train_folds, eval_fold=eval_fold, log=log)
+
+
+def _train(cfg: Esc10Config, data: Esc10Data, train_folds: Sequence[int], *,
+           eval_fold: int | None, log: bool) -> tuple[AudioClassifier, dict[str, Any]]:
     torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed)
     sel = torch.isin(data.folds, torch.tensor(list(train_folds)))
@@ -232,7 +259,19 @@ def cross_validate(cfg: Esc10Config, *, data: Esc10Data | None = None, folds: Se
         accs.append(round(info["accuracy"], 4))
         if log:
             print(f"fold {k}: {info['accuracy']:.4f} ({info['seconds']:.0f}s)", flush=True)
-    return {"folds": accs, "mean_accuracy": round(float(np.mean(accs)), 4), "seconds": round(time.time() - t0, 1)}
+    return {"folds": accs, "mean_accuracy": round(float(np.mean(accs)), 4), "seed": cfg.seed,
+            "seconds": round(time.time() - t0, 1)}
+
+
+def seed_spread(cfg: Esc10Config, seeds: Sequence[int] = (0, 1, 2), *, data: Esc10Data | None = None,
+                folds: Sequence[int] = (1, 2, 3, 4, 5), log: bool = False) -> dict[str, Any]:
+    """`cross_validate` once per seed: each seed's fold accuracies and mean, and the spread of the means."""
+    data = data or load_esc10(data_dir(cfg), n_mels=cfg.n_mels)
+    runs = [cross_validate(Esc10Config(**{**cfg.to_dict(), "seed": s}), data=data, folds=folds, log=log)
+            for s in seeds]
+    means = [r["mean_accuracy"] for r in runs]
+    return {"seeds": list(seeds), "folds": list(folds), "runs": runs, "mean_of_means": round(float(np.mean(means)), 4),
+            "min": min(means), "max": max(means), "spread": round(max(means) - min(means), 4)}
 
 
 def train_all(cfg: Esc10Config, out_dir: str | Path, *, command: str = "", cv: dict[str, Any] | None = None,
@@ -289,4 +328,4 @@ def save_model(model: AudioClassifier, cfg: Esc10Config, labels: Sequence[str], 
 
 
 __all__ = ["Esc10Config", "Esc10Data", "data_dir", "load_esc10", "read_meta", "build_model", "augment", "mix", "train",
-           "predict", "evaluate", "cross_validate", "train_all", "save_model"]
+           "deterministic", "predict", "evaluate", "cross_validate", "seed_spread", "train_all", "save_model"]
