@@ -53,14 +53,12 @@ def run_train(cfg: TrainConfig, *, workers: int = 1, gpus_per_worker: float = 0.
     if workers == 1 and not ray_address and not gpus_per_worker:
         return fit(cfg, task=task, resume=resume, progress=progress)
 
-    import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from pipelines.ingest import init_ray
+    from pipelines._ray import ray_session
 
-    started = init_ray(ray_address, cpus=max(2, workers))
-    try:
+    with ray_session(ray_address, cpus=max(2, workers)):
         threads = max(1, cfg.threads // workers) if not gpus_per_worker else cfg.threads
         wcfg = TrainConfig.from_dict({**cfg.to_dict(), "threads": threads, "max_minutes": 0.0,
                                       "device": "cuda" if gpus_per_worker else "cpu"})
@@ -78,9 +76,6 @@ def run_train(cfg: TrainConfig, *, workers: int = 1, gpus_per_worker: float = 0.
         doc = json.loads(path.read_text()) if path.is_file() else {"metrics": result.metrics}
         doc["ray_checkpoint"] = result.checkpoint.path if result.checkpoint else None
         return doc
-    finally:
-        if started:
-            ray.shutdown()
 
 
 __all__ = ["run_train"]

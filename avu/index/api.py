@@ -122,14 +122,6 @@ class Index:
         return [Cue(r["start"], r["end"], r["text"]) for r in self.store.cue_rows(self._video(video)["video_id"])]
 
     # -- changing -----------------------------------------------------------------------------
-    def add(self, paths: Sequence[str | os.PathLike], **kwargs) -> list:
-        """Ingest files or folders into this index (the Ray pipeline; see `avu ingest`)."""
-        from avu.ingest import IngestConfig
-        from pipelines.ingest import run_ingest
-
-        cfg = kwargs.pop("config", None) or IngestConfig()
-        return run_ingest([str(p) for p in paths], self.uri, cfg, **kwargs)
-
     def remove(self, video: str) -> None:
         self.store.remove(self._video(video)["video_id"])
 

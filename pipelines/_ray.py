@@ -1,0 +1,66 @@
+"""Ray for the pipelines: a session that keeps Ray's messages off the terminal, and the ingest
+driver's `Backend` on Ray (actor calls, `ray.wait`, `ray.get`, `ray.kill`)."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import ray
+
+from avu.media import MediaError
+from pipelines._jobs import describe_error
+
+RAY_LOG = Path(tempfile.gettempdir()) / "avu-ray-driver.log"  # where Ray's driver-side messages go
+RAY_ENV = {"env_vars": {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}}  # actors never download
+
+
+class RayBackend:
+    """The driver's `Backend` on Ray: actor method calls, `ray.wait`, `ray.get`, `ray.kill`."""
+
+    def call(self, actor, method: str, *args):
+        return getattr(actor, method).remote(*args)
+
+    def wait(self, refs: list, timeout: float) -> list:
+        return ray.wait(refs, num_returns=1, fetch_local=False, timeout=timeout)[0]
+
+    def get(self, ref):
+        return ray.get(ref)
+
+    def kill(self, actor) -> None:
+        ray.kill(actor, no_restart=True)
+
+    def error_text(self, error: BaseException) -> str:
+        cause = getattr(error, "cause", None) or error
+        if isinstance(error, ray.exceptions.RayActorError) and not isinstance(cause, MediaError):
+            return f"worker died: {str(error).splitlines()[0][:200]}"
+        return describe_error(error)
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, *, cpus: int | None = None):
+    """Ray for the duration of the block: join `address`, or start a local Ray (shut down after).
+    An already initialised Ray is used as is. Ray's driver-side messages go to `RAY_LOG`."""
+    if ray.is_initialized():
+        yield
+        return
+    logger = logging.getLogger("ray")
+    saved = (logger.handlers[:], logger.propagate)
+    handler = logging.FileHandler(RAY_LOG)
+    logger.handlers, logger.propagate = [handler], False
+    # Ray forks helper processes that exec at once; lancedb's at-fork warning does not apply
+    warnings.filterwarnings("ignore", message="lancedb fork support is experimental")
+    try:
+        if address:
+            ray.init(address=address, runtime_env=RAY_ENV, log_to_driver=False, logging_level=logging.INFO)
+        else:  # token auth is on: Ray keeps its generated token in ~/.ray/auth_token
+            ray.init(num_cpus=cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
+                     runtime_env=RAY_ENV, logging_level=logging.INFO)
+        yield
+    finally:
+        ray.shutdown()
+        logger.handlers, logger.propagate = saved
+        handler.close()
