@@ -13,7 +13,7 @@ from ray.util.state import list_actors
 
 from avu.store import IndexStore, InvalidIndex
 from avu.ingest import IngestConfig
-from pipelines.ingest import run_ingest
+from pipelines.ingest import IngestOptions, run_ingest
 from tests import factory
 
 
@@ -36,8 +36,8 @@ def test_worker_node_killed_mid_job(cluster, tmp_path):
 
     def job():
         try:
-            out["results"] = run_ingest([str(tmp_path / "corpus")], str(index), IngestConfig(asr="off"),
-                                        decoders=2, ray_address=c.address)
+            opts = IngestOptions(config=IngestConfig(asr="off"), decoders=2, ray_address=c.address)
+            out["results"] = run_ingest([str(tmp_path / "corpus")], str(index), opts)
         except BaseException as e:  # surfaced by the assertion below
             out["error"] = e
 

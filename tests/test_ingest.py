@@ -1,4 +1,5 @@
-"""The ingest job end to end on local Ray: real clips, bad files mixed in, a killed driver."""
+"""The ingest job end to end on local Ray: real clips, bad files mixed in, a killed driver; and the
+checks made before Ray starts (inputs, videos already done)."""
 from __future__ import annotations
 
 import json
@@ -13,13 +14,15 @@ from pathlib import Path
 import pytest
 
 from avu.store import IndexStore, InvalidIndex
-from avu.ingest import IngestConfig, content_id
+from avu.ingest import IngestConfig, IngestInputError, content_id, discover
 from avu.media import segments
-from pipelines.ingest import run_ingest
+from pipelines.ingest import IngestOptions, add_videos, run_ingest
 from tests import factory
 from tests.conftest import SHARED_CLIPS
 
 CFG = IngestConfig(asr="off")
+OPTS = IngestOptions(config=CFG)
+ONE = IngestOptions(config=CFG, decoders=1)
 KEY = ("video_id", "seg", "start", "end", "text", "text_source", "audio_db", "motion")
 
 
@@ -37,7 +40,7 @@ def avu_cmd(*args: str, **kw) -> subprocess.Popen:
 @pytest.fixture(scope="module")
 def shared_index(shared_data, tmp_path_factory) -> Path:
     index = tmp_path_factory.mktemp("idx") / "index"
-    results = run_ingest([str(shared_data / "video")], str(index), CFG)
+    results = run_ingest([str(shared_data / "video")], str(index), OPTS)
     assert sorted(Path(r.path).name for r in results) == sorted(SHARED_CLIPS)
     return index
 
@@ -70,8 +73,10 @@ def test_shared_clips_indexed(shared_index, shared_data):
 @pytest.mark.shared
 def test_rerun_skips_and_changes_nothing(shared_index, shared_data):
     before = index_rows(shared_index)
-    results = run_ingest([str(shared_data / "video")], str(shared_index), CFG)
-    assert {r.status for r in results} == {"skipped"}
+    stats: dict = {}
+    results = run_ingest([str(shared_data / "video")], str(shared_index), OPTS, stats=stats)
+    assert {r.status for r in results} == {"skipped"} and len(results) == len(SHARED_CLIPS)
+    assert stats["ray"] is False  # every video found done by its hash in this process: no Ray started
     assert index_rows(shared_index) == before
 
 
@@ -105,7 +110,7 @@ def test_bad_files_fail_with_reasons_and_good_ones_are_indexed(tmp_path, tiny_av
 def test_killed_driver_resumes_to_a_clean_runs_index(tmp_path):
     corpus = factory.make_corpus(tmp_path / "corpus", 10, seconds=20, w=320, h=240)
     clean = tmp_path / "clean"
-    run_ingest([str(tmp_path / "corpus")], str(clean), CFG, decoders=1)
+    run_ingest([str(tmp_path / "corpus")], str(clean), ONE)
     killed = tmp_path / "killed"
     p = avu_cmd("ingest", str(tmp_path / "corpus"), "--index", str(killed), "--asr", "off", "--decoders", "1",
                 start_new_session=True)
@@ -123,7 +128,7 @@ def test_killed_driver_resumes_to_a_clean_runs_index(tmp_path):
     partial = len(IndexStore(killed).done())
     assert 2 <= partial < len(corpus)
     os.killpg(p.pid, signal.SIGKILL)  # the dead driver's local Ray processes
-    results = run_ingest([str(tmp_path / "corpus")], str(killed), CFG, decoders=1)
+    results = run_ingest([str(tmp_path / "corpus")], str(killed), ONE)
     assert sum(r.status == "skipped" for r in results) >= partial
     assert index_rows(killed) == index_rows(clean)
     n = IndexStore(killed).segments.count_rows()
@@ -143,7 +148,7 @@ def test_video_without_subtitles_is_transcribed(shared_data, tmp_path):
     folder = tmp_path / "nosubs"
     folder.mkdir()
     (folder / "talk.mp4").symlink_to(shared_data / "video" / "manifesto.mp4")  # its .srt stays behind
-    results = run_ingest([str(folder)], str(tmp_path / "idx"), IngestConfig(asr="auto"))
+    results = run_ingest([str(folder)], str(tmp_path / "idx"), IngestOptions(config=IngestConfig(asr="auto")))
     assert [r.status for r in results] == ["done"]
     store = IndexStore(tmp_path / "idx")
     (vid,) = store.done()
@@ -153,3 +158,46 @@ def test_video_without_subtitles_is_transcribed(shared_data, tmp_path):
     assert all(r["language"] == "en" and r["speech_emb"] is not None for r in spoken)
     first = " ".join(r["text"].lower() for r in rows[:3] if r["text"])
     assert "public domain" in first  # said at 1.6-3.9 s in the reference subtitles
+
+
+# -- before Ray: inputs and videos already done --------------------------------------------------
+def test_missing_path_is_a_usage_error_before_anything_is_created(tmp_path):
+    index = tmp_path / "idx"
+    with pytest.raises(IngestInputError, match="nope_dir: no such file or folder"):
+        run_ingest([str(tmp_path / "nope_dir")], str(index), OPTS)
+    assert not index.exists()  # no index, so no failed row either
+
+
+def test_folder_without_videos_is_a_usage_error(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "notes.txt").write_text("not a video")
+    with pytest.raises(IngestInputError, match="docs: no video files in this folder"):
+        run_ingest([str(tmp_path / "docs")], str(tmp_path / "idx"), OPTS)
+    empty_list = tmp_path / "list.txt"
+    empty_list.write_text("# nothing yet\n")
+    with pytest.raises(IngestInputError, match="list.txt: the list names no video"):
+        discover([empty_list])
+    with pytest.raises(IngestInputError, match="no input"):
+        discover([])
+    assert not (tmp_path / "idx").exists()
+
+
+def test_discover_keeps_a_missing_entry_of_a_list(tmp_path, tiny_av):
+    listing = tmp_path / "batch.txt"
+    listing.write_text(f"{tiny_av}\ngone.mp4\n")
+    assert discover([listing]) == [tiny_av, tmp_path / "gone.mp4"]  # the batch goes on; ingest records why
+
+
+@pytest.mark.slow
+def test_add_videos_then_nothing_to_do_without_ray(tmp_path, tiny_av):
+    index = tmp_path / "idx"
+    first = add_videos(index, [tiny_av], ONE)
+    assert [(r.status, r.segments) for r in first] == [("done", 1)]
+    stats: dict = {}
+    again = run_ingest([str(tiny_av)], str(index), OPTS, stats=stats)
+    assert [(r.status, r.video_id) for r in again] == [("skipped", first[0].video_id)]
+    assert stats["ray"] is False and "pids" not in stats  # no actor was started
+    moved = tmp_path / "moved.mkv"
+    shutil.copy(tiny_av, moved)  # the same content elsewhere: found by its hash, still no Ray
+    assert [r.status for r in run_ingest([str(moved)], str(index), OPTS, stats=stats)] == ["skipped"]
+    assert stats["ray"] is False
