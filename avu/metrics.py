@@ -15,9 +15,10 @@ Summarization follows the TVSum / SumMe protocol (Zhang et al. 2016; Otani et al
   and the human baseline of Otani et al. 2019: every annotator against every other annotator.
 
 Retrieval (text-to-video, video-to-text, image-text) lives in `avu._retrieval_metrics` and is
-re-exported here: `ranks`, `retrieval_metrics` (R@1/5/10, MdR, MnR), `metrics_from_ranks` and
-`bidirectional_retrieval` (both directions of a captioned corpus). Ties are pessimistic: an item
-scored the same as a true item counts as ranked above it.
+re-exported here: `ranks`, `retrieval_metrics` (R@1/5/10, MdR, MnR), `metrics_from_ranks`,
+`bidirectional_retrieval` (both directions of a captioned corpus) and `evaluate_image_text` (the
+COCO 1K / 5K and Flickr30k 1K protocol, folds from `coco_protocol_folds`). Ties are pessimistic: an
+item scored the same as a true item counts as ranked above it.
 """
 from __future__ import annotations
 
@@ -270,3 +271,8 @@ ranks = _retrieval.ranks
 retrieval_metrics = _retrieval.retrieval_metrics
 metrics_from_ranks = _retrieval.metrics_from_ranks
 bidirectional_retrieval = _retrieval.bidirectional_retrieval
+PROTOCOLS = _retrieval.PROTOCOLS
+STANDARD_TEST_IMAGES = _retrieval.STANDARD_TEST_IMAGES
+ProtocolFolds = _retrieval.ProtocolFolds
+coco_protocol_folds = _retrieval.coco_protocol_folds
+evaluate_image_text = _retrieval.evaluate_image_text

@@ -11,7 +11,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import typer
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -195,11 +194,8 @@ def test_ave_annotations_real_file(shared_data):
 
 
 def test_cli_errors_are_one_line(tmp_path):
-    from avu.cli.events import register
+    from avu.cli import app
 
-    app, eval_app = typer.Typer(), typer.Typer()
-    app.add_typer(eval_app, name="eval")
-    register(app, eval_app)
     runner = CliRunner()
     res = runner.invoke(app, ["eval", "esc10", "--json", "--config", str(tmp_path / "nope.yaml")])
     assert res.exit_code == 1 and "error:" in res.output and "Traceback" not in res.output

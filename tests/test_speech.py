@@ -13,11 +13,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from avu.bench.asr import paraphrase_rank1, wer, word_errors
+from avu.cli.speech import app as speech_app
+from avu.eval.asr import paraphrase_rank1, wer, word_errors
 from avu.media import Cue, NoAudioStream, read_subtitles
-from avu.cli.speech import register
-from avu.speech.align import (AlignmentError, AlignResult, apply_alignment, estimate_offset,
-                             match_cues, normalize_words)
+from avu.speech.align import AlignmentError, AlignResult, apply_alignment, estimate_offset, match_cues, normalize_words
 from avu.speech.asr import Transcript, Word, read_transcript, transcribe, write_transcript
 
 
@@ -209,11 +208,7 @@ def test_paraphrase_rank1(manifesto_cues):
 
 @pytest.fixture(scope="module")
 def cli() -> typer.Typer:
-    app, bench_app, eval_app = typer.Typer(), typer.Typer(), typer.Typer()
-    app.add_typer(bench_app, name="bench")
-    app.add_typer(eval_app, name="eval")
-    register(app, bench_app, eval_app)
-    return app
+    return speech_app  # the module's own app: `transcribe` and `align`
 
 
 def test_cli_no_audio_is_one_line(cli, tiny_video_only):

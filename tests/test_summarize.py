@@ -9,15 +9,14 @@ import json
 import h5py
 import numpy as np
 import pytest
-import typer
 from PIL import Image
 from scipy import stats
 from typer.testing import CliRunner
 
 from avu import metrics
+from avu.cli import app as avu_app
 from avu.store.tables import IndexStore
 from avu.summaries import summarize as S
-from avu.cli.summarize import register
 
 
 # -- knapsack -------------------------------------------------------------------------------------
@@ -259,9 +258,7 @@ def test_bad_requests_are_clear(index):
 
 @pytest.mark.shared
 def test_commands(index, tmp_path):
-    app, eval_app = typer.Typer(), typer.Typer()
-    app.add_typer(eval_app, name="eval")
-    register(app, eval_app)
+    app = avu_app
     runner = CliRunner()
     r = runner.invoke(app, ["summarize", str(index.uri), "manifesto.mp4", "--json", "--sheet", str(tmp_path / "s.png")])
     assert r.exit_code == 0, r.output

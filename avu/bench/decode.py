@@ -67,6 +67,8 @@ def bench_decode(clip: str | Path, *, size: int = 224, threads: int | None = Non
         full_s, full = _best_of(repeats, lambda: read_frames(clip, size=size, backend=backend, threads=threads))
         hz_s, hz = _best_of(repeats, lambda: read_frames(clip, fps=1, size=size, backend=backend, threads=threads))
         out["backends"][backend] = {
+            "frames_full": len(full),  # frames decoded at the full rate: every frame of the clip
+            "frames_1hz": len(hz),  # frames decoded at 1 fps: one a second
             "fps_full": round(len(full) / full_s, 1),
             "fps_1hz": round(len(hz) / hz_s, 1),
             "ratio_vs_ffmpeg": round(len(full) / full_s / ffmpeg_fps, 3),

@@ -1,8 +1,13 @@
 """The consoles every `avu` command prints to, and the one way bad input ends a command: a single
-`error: ...` line on stderr (the file and the reason) and exit code 1, never a traceback."""
+`error: ...` line on stderr (the file and the reason) and exit code 1, never a traceback.
+
+A closed pipe (`avu search ... --json | head`) is not bad input: `BrokenPipeError` passes through
+to typer, which exits quietly, and `avu.cli.main` silences what is left in the stdout buffer.
+"""
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Callable
 
 import typer
@@ -13,15 +18,19 @@ console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 
+# Error classes by module: an exception can only have been raised once its module is loaded, so
+# checking loaded modules never imports LanceDB or torch just to print an error line.
+_ERROR_CLASSES = (("avu.media._errors", "MediaError"), ("avu.store.tables", "InvalidIndex"))
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     """What a user can cause: bad media, a missing or foreign index, bad values, tool failures."""
-    from avu.store.tables import InvalidIndex
-    from avu.media import MediaError
-
-    return (MediaError, InvalidIndex, ValueError, KeyError, RuntimeError, OSError)
+    loaded = [getattr(sys.modules[m], name) for m, name in _ERROR_CLASSES if m in sys.modules]
+    return (*loaded, ValueError, KeyError, RuntimeError, OSError)
 
 
 def fail(e: BaseException) -> typer.Exit:
+    """Print `error: <reason>` on stderr; return the exit (code 1) for the caller to raise."""
     msg = e.args[0] if isinstance(e, KeyError) and e.args else e
     err_console.print(f"[red]error:[/red] {escape(str(msg))}", highlight=False)
     return typer.Exit(1)
@@ -34,7 +43,7 @@ def clean_errors(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort):  # a command's own exit (typer.Exit is a RuntimeError): pass it on
+        except (typer.Exit, typer.Abort, BrokenPipeError):  # a command's own exit, a closed pipe: pass on
             raise
         except user_errors() as e:
             raise fail(e) from None

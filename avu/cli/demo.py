@@ -1,11 +1,12 @@
 """`avu demo` / `make demo`: the main job on real media, end to end, with a readable report.
 
 Ingest the shared clips and speech recordings (or procedural clips made with FFmpeg when
-`../shared/data` is absent, or the paths given) with the Ray pipeline into `OUT/index`: decode every 2 s segment, attach sidecar
-subtitles or transcribe speech offline, embed what is said, and commit each video. Then report per
-video what the index holds (streams, segments, the loudest and the busiest moments, the first
-lines said, the sound events of the shipped ESC-10 model) and run example queries through the search API. The report is printed and written
-to OUT/report.json and OUT/report.md.
+`../shared/data` is absent, or the paths given) with the Ray pipeline into `OUT/index`: decode every
+2 s segment, attach sidecar subtitles or transcribe speech offline, embed what is said, and commit
+each video. Then report per video what the index holds (streams, segments, the loudest and the
+busiest moments, the first lines said, the sound events of the shipped ESC-10 model) and run example
+queries through the search API. The report is printed and written to OUT/report.json and
+OUT/report.md.
 """
 from __future__ import annotations
 
@@ -13,10 +14,17 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import List
 
+import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+
+from avu._paths import shared_data
+from avu.cli._console import clean_errors, console
+from avu.cli._output import Col, print_table, time_range, timestamp
+
+app = typer.Typer()
 
 QUERIES = ["this audiobook is in the public domain",  # verbatim, from the manifesto
            "where can I read the text of this book",  # a paraphrase of what is said
@@ -80,8 +88,17 @@ def _summary(idx, v: dict) -> dict | None:
             "lines": [{"start": c.start, "end": c.end, "text": c.text} for c in s.lines[:4]]}
 
 
+@app.command()
+@clean_errors
+def demo(paths: List[Path] = typer.Argument(None, help="Media files or folders (default: the shared clips)."),
+         out: Path = typer.Option(Path("runs/demo"), help="Where the report goes.")):
+    """The main job on real media: probe, decode every clip in 2 s segments, read subtitles; report."""
+    run_demo(paths or [], out=out, shared=shared_data(), console=console)
+
+
 def run_demo(paths: list[Path], *, out: Path, shared: Path, console: Console) -> dict:
-    from avu.cli import _ingest_with_progress
+    """Ingest `paths` (default: the shared media) into OUT/index, then report and write the report."""
+    from avu.cli.ingest import ingest_with_progress
     from avu.index import open_index
     from avu.ingest import IngestConfig
 
@@ -89,7 +106,7 @@ def run_demo(paths: list[Path], *, out: Path, shared: Path, console: Console) ->
         paths = [shared / "video", *speech_files(shared)] if (shared / "video").is_dir() \
             else make_procedural_clips(out / "media")
     index = out / "index"
-    results = _ingest_with_progress(paths, index, IngestConfig(), 0, 1, None)
+    results = ingest_with_progress(paths, index, IngestConfig())
     idx = open_index(index)
     videos = [_video_report(idx, v) for v in idx.videos()]
     failed = [{"path": r.path, "error": r.error} for r in results if r.status == "failed"]
@@ -114,73 +131,73 @@ def run_demo(paths: list[Path], *, out: Path, shared: Path, console: Console) ->
     return report
 
 
-def _t(x: float) -> str:
-    return f"{int(x // 60)}:{x % 60:04.1f}"
-
-
 def _print(report: dict, console: Console) -> None:
-    t = Table("video", "codecs", "duration", "segments", "speech", "loudest at", "most motion at")
+    rows = []
     for r in report["videos"]:
         loud = r["loudest"]
-        t.add_row(r["file"], r["codecs"], f"{r['duration']:.1f}s", str(r["segments"]),
-                  f"{r['lines']} lines ({r['text_source']})" if r["lines"] else "-",
-                  ("silent" if loud["dbfs"] < -100 else f"{_t(loud['start'])} ({loud['dbfs']} dBFS)") if loud else "-",
-                  _t(r["most_motion"]["start"]) if r["most_motion"] else "-")
-    console.print(t)
+        rows.append([escape(r["file"]), r["codecs"], f"{r['duration']:.1f}s", str(r["segments"]),
+                     f"{r['lines']} lines ({r['text_source']})" if r["lines"] else "-",
+                     ("silent" if loud["dbfs"] < -100 else f"{timestamp(loud['start'])} ({loud['dbfs']} dBFS)")
+                     if loud else "-",
+                     timestamp(r["most_motion"]["start"]) if r["most_motion"] else "-"])
+    print_table([Col("video"), Col("codecs", drop=3), Col("duration", no_wrap=True), Col("segments", drop=2),
+                 Col("speech", drop=4), Col("loudest at", drop=1), Col("most motion at", no_wrap=True, drop=5)],
+                rows, out=console)
     for r in report["videos"]:
         for line in r["first_lines"]:
-            console.print(f"  {r['file']} {_t(line['start'])}  {line['text']}", highlight=False)
+            console.print(f"  {r['file']} {timestamp(line['start'])}  {line['text']}", highlight=False)
         for e in r["events"]:
-            console.print(f"  {r['file']} {_t(e['start'])}-{_t(e['end'])}  sound: {e['label']} "
+            console.print(f"  {r['file']} {time_range(e['start'], e['end'])}  sound: {e['label']} "
                           f"({e['confidence']:.2f})", highlight=False)
         if r.get("summary"):
-            shots = ", ".join(f"{_t(x['start'])}-{_t(x['end'])}" for x in r["summary"]["shots"])
+            shots = ", ".join(time_range(x["start"], x["end"]) for x in r["summary"]["shots"])
             console.print(f"  {r['file']} summary ({r['summary']['budget_seconds']:.0f} s): {shots or '-'}",
                           highlight=False)
             for line in r["summary"]["lines"]:
-                console.print(f"    {_t(line['start'])}  {line['text']}", highlight=False)
+                console.print(f"    {timestamp(line['start'])}  {line['text']}", highlight=False)
     for q in report["queries"]:
         console.print(f"[bold]query:[/bold] {q['query']}", highlight=False)
         for h in q["hits"]:
             why = ", ".join(f"{m} {v:.2f}" for m, v in h["scores_by_modality"].items() if v)
-            console.print(escape(f"  {h['score']:.3f}  {Path(h['path']).name} {_t(h['start'])}-{_t(h['end'])}  "
+            console.print(escape(f"  {h['score']:.3f}  {Path(h['path']).name} {time_range(h['start'], h['end'])}  "
                                  f"[{why}]  {h['subtitle'] or ''}"), highlight=False)
         if not q["hits"]:
             console.print("  no hits")
     for snd in report.get("sounds", []):
         console.print(f"[bold]sound:[/bold] {snd['prompt']}", highlight=False)
         for e in snd["events"]:
-            console.print(f"  {e['confidence']:.2f}  {e['file']} {_t(e['start'])}-{_t(e['end'])}", highlight=False)
+            console.print(f"  {e['confidence']:.2f}  {e['file']} {time_range(e['start'], e['end'])}", highlight=False)
         if not snd["events"]:
             console.print("  no events above the threshold")
 
 
 def _markdown(report: dict) -> str:
     lines = ["# avu demo report", "", f"Index: `{report['index']}`", "",
-             "| video | codecs | duration | segments | speech | loudest at | most motion at |", "|---|---|---|---|---|---|---|"]
+             "| video | codecs | duration | segments | speech | loudest at | most motion at |",
+             "|---|---|---|---|---|---|---|"]
     for r in report["videos"]:
         loud = r["loudest"]
-        loud_at = f"{_t(loud['start'])} ({loud['dbfs']} dBFS)" if loud else "-"
-        busy_at = _t(r["most_motion"]["start"]) if r["most_motion"] else "-"
+        loud_at = f"{timestamp(loud['start'])} ({loud['dbfs']} dBFS)" if loud else "-"
+        busy_at = timestamp(r["most_motion"]["start"]) if r["most_motion"] else "-"
         lines.append(f"| {r['file']} | {r['codecs']} | {r['duration']:.1f}s | {r['segments']} | "
                      f"{r['lines']} lines ({r['text_source'] or '-'}) | {loud_at} | {busy_at} |")
     lines += ["", "Sound events (ESC-10 classes, probability >= 0.8 for >= 2 s):", ""]
-    lines += [f"- `{r['file']}` {_t(e['start'])}-{_t(e['end'])}: {e['label']} ({e['confidence']:.2f})"
+    lines += [f"- `{r['file']}` {time_range(e['start'], e['end'])}: {e['label']} ({e['confidence']:.2f})"
               for r in report["videos"] for e in r["events"]] or ["- none"]
     lines += ["", "Summaries (key shots in 15% of the duration, and the lines said in them):", ""]
     for r in report["videos"]:
         sm = r.get("summary")
         if sm:
-            shots = ", ".join(f"{_t(x['start'])}-{_t(x['end'])}" for x in sm["shots"]) or "-"
+            shots = ", ".join(time_range(x["start"], x["end"]) for x in sm["shots"]) or "-"
             said = " / ".join(c["text"] for c in sm["lines"])
             lines.append(f"- `{r['file']}` ({sm['budget_seconds']:.0f} s): {shots}" + (f" — {said}" if said else ""))
     for q in report["queries"]:
         lines += ["", f"**{q['query']}**", ""]
-        lines += [f"- {h['score']:.3f} `{Path(h['path']).name}` {_t(h['start'])}-{_t(h['end'])}: {h['subtitle'] or ''}"
-                  for h in q["hits"]] or ["- no hits"]
+        lines += [f"- {h['score']:.3f} `{Path(h['path']).name}` {time_range(h['start'], h['end'])}: "
+                  f"{h['subtitle'] or ''}" for h in q["hits"]] or ["- no hits"]
     for snd in report.get("sounds", []):
         lines += ["", f"**sound: {snd['prompt']}**", ""]
-        lines += [f"- {e['confidence']:.2f} `{e['file']}` {_t(e['start'])}-{_t(e['end'])}" for e in snd["events"]] \
+        lines += [f"- {e['confidence']:.2f} `{e['file']}` {time_range(e['start'], e['end'])}" for e in snd["events"]] \
             or ["- no events above the threshold"]
     for f in report["failed"]:
         lines.append(f"\nFailed: `{f['path']}`: {f['error']}")

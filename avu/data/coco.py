@@ -10,9 +10,7 @@ Two annotation formats are read, each as published:
 
 Loaders keep every caption. The protocol (VSE++, and the papers after it) uses exactly the first 5
 captions of each image: `protocol_captions` builds that text list and says which image each text
-belongs to. `evaluate_image_text` scores it: COCO 1K is the mean over five folds of 1,000
-consecutive test images, COCO 5K all 5,000 at once, Flickr30k 1K its single 1,000-image test set;
-"rsum" adds the six recalls. A smaller local set gets as many full folds as it has, and says so.
+belongs to. `avu.metrics.evaluate_image_text` scores it (COCO 1K folds, 5K, Flickr30k 1K).
 """
 from __future__ import annotations
 
@@ -25,11 +23,17 @@ from typing import Sequence
 
 import numpy as np
 
-from avu._retrieval_metrics import RECALL_KS, _to_numpy, bidirectional_retrieval
+# The protocol's scoring is a metric (training tasks use it too); it lives in avu.metrics and is
+# re-exported here for the callers that still import it from the data module.
+from avu.metrics import (  # noqa: F401
+    PROTOCOLS,
+    STANDARD_TEST_IMAGES,
+    ProtocolFolds,
+    coco_protocol_folds,
+    evaluate_image_text,
+)
 
 KARPATHY_SPLITS = ("train", "val", "test", "restval")
-PROTOCOLS = {"1k": 1000, "5k": 5000}
-STANDARD_TEST_IMAGES = 5000  # the Karpathy COCO test split; Flickr30k's test split has 1,000
 CAPTIONS_PER_IMAGE = 5
 _SHOW_MISSING = 5
 
@@ -177,92 +181,3 @@ def protocol_captions(images: Sequence[CaptionedImage], *, per_image: int = CAPT
         texts.extend(caps)
         owner.extend([i] * len(caps))
     return texts, np.asarray(owner, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class ProtocolFolds:
-    """How a protocol cuts a list of test images: [start, end) index ranges, one per fold."""
-
-    protocol: str
-    n_images: int
-    ranges: tuple[tuple[int, int], ...]
-    standard: bool  # True when the folds are exactly the protocol's (full folds covering every image)
-    note: str
-
-    def __post_init__(self):
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {tuple(PROTOCOLS)}, got {self.protocol!r}")
-        if not self.ranges or any(not 0 <= a < b <= self.n_images for a, b in self.ranges):
-            raise ValueError(f"fold ranges {self.ranges} do not fit {self.n_images} images")
-
-
-def _fold_ranges(n: int, protocol: str) -> ProtocolFolds:
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {tuple(PROTOCOLS)}, got {protocol!r}")
-    if n < 1:
-        raise ValueError("no test images")
-    size = PROTOCOLS[protocol]
-    full = min(n // size, STANDARD_TEST_IMAGES // size)
-    if full == 0:
-        return ProtocolFolds(protocol, n, ((0, n),), False,
-                             f"{protocol}: only {n} images, fewer than one {size}-image fold: one fold of all "
-                             f"{n} (recalls are higher than on {size} images; not comparable to papers)")
-    ranges = tuple((k * size, (k + 1) * size) for k in range(full))
-    used = full * size
-    # the papers' sets: COCO's 5,000 test images (1K: 5 folds, 5K: 1), Flickr30k's 1,000 (1K: 1 fold)
-    standard = used == n and (n == STANDARD_TEST_IMAGES or (protocol == "1k" and n == size))
-    note = f"{protocol}: {full} fold(s) of {size} images"
-    if used < n:
-        note += f"; the last {n - used} of {n} images are left out"
-    if not standard:
-        note += f" (the papers use {STANDARD_TEST_IMAGES} COCO or 1000 Flickr30k test images)"
-    return ProtocolFolds(protocol, n, ranges, standard, note)
-
-
-def coco_protocol_folds(images: Sequence, protocol: str = "1k") -> ProtocolFolds:
-    """The folds of `protocol` over the test images in order: "1k" is five folds of 1,000
-    consecutive images (COCO 1K; Flickr30k's 1,000-image test set is its one fold), "5k" all 5,000.
-    With fewer images, "1k" keeps the full folds it can make; with none, one fold of every image.
-    `standard` is True only for the papers' sets (5,000 COCO test images; 1,000 Flickr30k ones
-    under "1k"), and `note` says what was done."""
-    return _fold_ranges(len(images), protocol)
-
-
-def evaluate_image_text(image_emb, text_emb, item_of_text, protocol: str = "1k", *,
-                        normalize: bool = True, ks: Sequence[int] = RECALL_KS) -> dict:
-    """Image-text retrieval under `protocol`: i2t and t2i metrics averaged over the folds, and
-    "rsum" (the six recalls added up), with "folds", "standard", "note" and "per_fold".
-
-    `image_emb` is [images, d], `text_emb` [texts, d], `item_of_text[j]` the image of text j (see
-    `protocol_captions`); a fold's texts are those of its images. Scores are cosine similarities
-    (`normalize=True`) or plain dot products. numpy or torch inputs.
-    """
-    img = _to_numpy(image_emb, "image_emb").astype(np.float32)  # as the papers (torch, fp32): 0.5 GB at 5K
-    txt = _to_numpy(text_emb, "text_emb").astype(np.float32)
-    it = _to_numpy(item_of_text, "item_of_text")
-    if img.ndim != 2 or txt.ndim != 2 or img.shape[1] != txt.shape[1]:
-        raise ValueError(f"image_emb and text_emb must be [n, d] with the same d, got {img.shape} and {txt.shape}")
-    if it.ndim != 1 or it.size != txt.shape[0]:
-        raise ValueError(f"item_of_text must have one entry per text ({txt.shape[0]}), got shape {it.shape}")
-    if it.size and (not np.all(np.mod(it, 1) == 0) or it.min() < 0 or it.max() >= img.shape[0]):
-        bad = int(np.flatnonzero((np.mod(it, 1) != 0) | (it < 0) | (it >= img.shape[0]))[0])
-        raise ValueError(f"item_of_text: text {bad} points at image {it[bad].item()!r}, not an index of the "
-                         f"{img.shape[0]} images")
-    it = it.astype(np.int64)
-    if normalize:
-        img = img / np.maximum(np.linalg.norm(img, axis=1, keepdims=True), 1e-12)
-        txt = txt / np.maximum(np.linalg.norm(txt, axis=1, keepdims=True), 1e-12)
-    folds = _fold_ranges(img.shape[0], protocol)
-    per_fold = []
-    for a, b in folds.ranges:
-        sel = np.flatnonzero((it >= a) & (it < b))
-        m = bidirectional_retrieval(txt[sel] @ img[a:b].T, it[sel] - a, ks=ks)
-        per_fold.append({"images": (a, b), "i2t": m["v2t"], "t2i": m["t2v"]})
-    out = {"protocol": protocol, "folds": len(per_fold), "standard": folds.standard, "note": folds.note}
-    for d in ("i2t", "t2i"):
-        keys = per_fold[0][d].keys()
-        out[d] = {k: (int(sum(f[d][k] for f in per_fold)) if k == "n_queries"
-                      else float(np.mean([f[d][k] for f in per_fold]))) for k in keys}
-    out["rsum"] = float(sum(out[d][f"R@{int(k)}"] for d in ("i2t", "t2i") for k in ks))
-    out["per_fold"] = per_fold
-    return out

@@ -28,7 +28,7 @@ from typing import Iterable
 import numpy as np
 
 from avu.events.ave import BACKGROUND, N_SEGMENTS, AveVideo, load_annotations, parse_line, segment_accuracy
-from avu.events.detect import EventModel
+from avu.events.detect import DEFAULT_WEIGHTS, EventModel
 from avu.events.timeline import segment_scores
 
 AVE_TO_ESC10: dict[str, str] = {
@@ -80,14 +80,28 @@ def predict_segments(probs: Iterable[dict[str, float] | None], category: str, *,
     return out
 
 
-def evaluate_ave(videos_dir: str | Path, annotations: str | Path, *, split: str | Path | None = None,
-                 model: EventModel | None = None, threshold: float = THRESHOLD, context: float = CONTEXT,
-                 log=None) -> dict:
-    """Segment-level accuracy over the annotated videos found in `videos_dir` whose category maps."""
+def default_annotations() -> Path:
+    """AVE's `Annotations.txt` in the shared data (`annotations/ave/`)."""
+    from avu.events.prompts import ontology_path
+
+    return ontology_path().parents[1] / "ave" / "Annotations.txt"
+
+
+def run(videos_dir: str | Path, annotations: str | Path | None = None, *, split: str | Path | None = None,
+        model: str | Path | None = None, threshold: float = THRESHOLD, context: float = CONTEXT,
+        log=None) -> dict:
+    """Segment-level accuracy over the annotated videos found in `videos_dir` whose category maps.
+
+    `annotations` defaults to the shared `Annotations.txt`; `model` is the event model's weights
+    (default: the shipped ESC-10 model); the result names the weights used.
+    """
     from avu.media._errors import MediaError, NoAudioStream
     from avu.media.audio import read_audio
 
     t0 = time.time()
+    weights = Path(model) if model is not None else DEFAULT_WEIGHTS
+    event_model = EventModel.load(weights)
+    annotations = annotations or default_annotations()
     ann = load_annotations(annotations)
     records: list[AveVideo] = ann.videos
     if split is not None:
@@ -96,7 +110,6 @@ def evaluate_ave(videos_dir: str | Path, annotations: str | Path, *, split: str 
         if not records:
             raise RuntimeError(f"no video of {split} is in {annotations}")
     files = find_videos(videos_dir)
-    model = model or EventModel.load()
     skipped: Counter = Counter()
     unmapped: Counter = Counter()
     pred, pred_argmax, truth, per_cat = [], [], [], {}
@@ -110,7 +123,7 @@ def evaluate_ave(videos_dir: str | Path, annotations: str | Path, *, split: str 
             skipped["video file not found"] += 1
             continue
         try:
-            audio = read_audio(path, sr=model.sr, end=float(N_SEGMENTS))
+            audio = read_audio(path, sr=event_model.sr, end=float(N_SEGMENTS))
         except NoAudioStream:
             skipped["no audio stream"] += 1
             continue
@@ -119,7 +132,7 @@ def evaluate_ave(videos_dir: str | Path, annotations: str | Path, *, split: str 
             if log:
                 log(f"skipped {path}: {e.reason}")
             continue
-        rows = segment_scores(model, audio.waveform, segment=1.0, context=context, n_segments=N_SEGMENTS)
+        rows = segment_scores(event_model, audio.waveform, segment=1.0, context=context, n_segments=N_SEGMENTS)
         probs = [r[2] for r in rows]
         pred.append(predict_segments(probs, v.category, threshold=threshold))
         pred_argmax.append(predict_segments(probs, v.category, threshold=threshold, argmax=True))
@@ -127,7 +140,8 @@ def evaluate_ave(videos_dir: str | Path, annotations: str | Path, *, split: str 
         c = per_cat.setdefault(v.category, {"videos": 0, "correct": 0})
         c["videos"] += 1
         c["correct"] += int(sum(a == b for a, b in zip(pred[-1], truth[-1])))
-    result = {"evaluated": len(truth), "skipped": sum(skipped.values()), "skipped_by_reason": dict(skipped),
+    result = {"model": str(weights), "evaluated": len(truth), "skipped": sum(skipped.values()),
+              "skipped_by_reason": dict(skipped),
               "unmapped_categories": dict(sorted(unmapped.items())), "mapping": AVE_TO_ESC10,
               "threshold": threshold, "context_s": context, "segments": len(truth) * N_SEGMENTS}
     if not truth:
@@ -144,4 +158,5 @@ def evaluate_ave(videos_dir: str | Path, annotations: str | Path, *, split: str 
     return result
 
 
-__all__ = ["AVE_TO_ESC10", "CONTEXT", "THRESHOLD", "evaluate_ave", "find_videos", "predict_segments", "read_split"]
+__all__ = ["AVE_TO_ESC10", "CONTEXT", "THRESHOLD", "default_annotations", "find_videos", "predict_segments",
+           "read_split", "run"]

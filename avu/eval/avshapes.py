@@ -1,4 +1,4 @@
-"""`avu eval avshapes`: train and score every model variant on the avshapes benchmark.
+"""`avu eval avshapes`: train and score every model variant on the avshapes benchmark (`run`).
 
 One base config (`configs/avshapes.yaml`) plus per-variant overrides gives the table: visual-only,
 audio-only and fused models; each fusion kind; AVLnet's Text-Tri; InfoNCE instead of MMS; the
@@ -68,13 +68,18 @@ def _row(name: str, cfg: TrainConfig, result: dict[str, Any]) -> dict[str, Any]:
             "v2t_R@1": round(result["test"]["v2t"]["R@1"], 2), "train_seconds": result["train_seconds"]}
 
 
-def run_avshapes(base: TrainConfig, *, root: str | Path = "runs/avshapes", variants: list[str] | None = None,
-                 retrain: bool = False, log: Callable[[str], None] = print,
-                 progress: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
-    """Train (or reuse) each variant and return the benchmark's JSON object."""
+def run(base: TrainConfig, *, root: str | Path = "runs/avshapes", variants: list[str] | None = None,
+        retrain: bool = False, log: Callable[[str], None] = print,
+        progress: Callable[[str, dict], None] | None = None, checkpoint: str | Path | None = None) -> dict[str, Any]:
+    """Train (or reuse) each variant and return the benchmark's JSON object; with `checkpoint`, only
+    score that model on the test split (text-to-video and video-to-text R@K)."""
     from avu.train.loop import fit
     from avu.train.tasks import create_task
 
+    if checkpoint is not None:
+        from avu.models.registry import load_checkpoint
+
+        return create_task(base).evaluate(load_checkpoint(Path(checkpoint)), "test")
     root = Path(root)
     names = variants or list(VARIANTS)
     unknown = [n for n in names if n not in VARIANTS]
@@ -127,4 +132,4 @@ def run_avshapes(base: TrainConfig, *, root: str | Path = "runs/avshapes", varia
     return out
 
 
-__all__ = ["VARIANTS", "run_avshapes", "variant_config"]
+__all__ = ["VARIANTS", "run", "variant_config"]

@@ -1,0 +1,28 @@
+"""`avu eval esc10` (`--model scratch`): 5-fold cross-validation of the ESC-10 recipe, trained from scratch.
+
+For each official fold, the recipe (`configs/esc10.yaml`) trains on the other four folds and is
+scored on it (`avu.events.esc10.cross_validate`); the result holds the accuracy per fold and the
+mean. Other models of the same protocol are their own modules (`esc10_<model>.py`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from avu._paths import user_config
+
+DEFAULT_CONFIG = user_config("esc10.yaml")
+FOLDS = (1, 2, 3, 4, 5)
+
+
+def run(*, config: str | Path = DEFAULT_CONFIG, folds: Sequence[int] = FOLDS, log: bool = False) -> dict[str, Any]:
+    """Cross-validate the recipe at `config` on `folds` (each held out in turn); `log` prints progress."""
+    from avu.events.esc10 import Esc10Config, cross_validate
+
+    path = Path(config)
+    if not path.is_file():
+        raise RuntimeError(f"config not found: {path}")
+    return cross_validate(Esc10Config.from_yaml(path), folds=tuple(folds), log=log)
+
+
+__all__ = ["DEFAULT_CONFIG", "FOLDS", "run"]
