@@ -159,7 +159,7 @@ def test_avu_train_with_two_ray_train_workers(tmp_path, shared_data):
 
 
 def test_eval_avshapes_reports_every_asked_variant(tmp_path, shared_data):
-    from avu.eval.avshapes import run_avshapes
+    from avu.eval.avshapes import run as run_avshapes
 
     cfg = avshapes_cfg(tmp_path, shared_data, epochs=1)
     result = run_avshapes(cfg, root=tmp_path / "avs", variants=["visual", "audio", "fused", "distilled"],
