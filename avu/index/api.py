@@ -1,32 +1,38 @@
-"""The Python API for video queries: `open_index(DIR) -> Index`, `Index.search(...) -> [Hit]`.
+"""The Python API for video queries: `open_index(DIR) -> Index`, `Index.search(...) -> SearchResult`.
 
-A query is text, or a `(video, start, end)` clip. Text is embedded with MiniLM and matched
-against what is said (segment text and individual subtitle/ASR cues), plus exact phrase matches.
-Image and audio queries need trained visual / audio encoders; an index built without them says so
-instead of returning meaningless hits.
+A query is text, an image or audio file, or a `(video, start, end)` clip. Text is embedded once
+with MiniLM and compared with what is said (`speech`: segment text and each subtitle/ASR cue),
+seen (`seen`: ImageNet and COCO labels of the frames), heard (`heard`: AudioSet labels) and read
+(`read`: on-screen text), plus a trained checkpoint's `visual` / `audio` / `fused` embeddings when
+the index has them. Every candidate moment is scored in every requested modality and the scores
+are fused by one rule (`avu.index.fusion`: per-modality calibration to a match probability, then
+a weighted noisy-OR), so `Hit.score` is in [0, 1] and means the same across modalities.
 
-Scores: each modality's score is a cosine similarity in [-1, 1]; an exact phrase match adds
-`PHRASE_BONUS`; `Hit.score` is the weighted sum over modalities divided by the weights used, so a
-score means the same thing for every query (see the README's calibration note: on the manifesto,
-a paraphrase of a line scores about 0.5-0.8 against its line and below 0.4 against other lines).
+The result (`SearchResult`, a list of `Hit`) says what it searched: the modalities the index holds
+(`held`), those it searched (`searched`), the requested ones it could not use and why
+(`unavailable`), whether the best hit is weak (`weak`: below `fusion.WEAK_BELOW`), and with no
+hits, why (`reason`). Each hit explains itself (`Hit.matched`: the labels, text and line that
+answer the query).
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from avu.store.tables import IndexStore, _quote
+from avu.index import fusion
+from avu.index.fusion import ALL_MODALITIES, TEXT_MODALITIES, TRAINED_MODALITIES
 from avu.media import Cue
+from avu.store.naming import find_video
+from avu.store.tables import IndexStore, _quote
 
-PHRASE_BONUS = 0.25  # added to the speech score when the query occurs verbatim in the line
-SPEECH_MODALITIES = ("speech",)
-ALL_MODALITIES = ("speech", "visual", "audio", "fused")
+JSON_COLUMNS = ("info_json", "config_json", "models_json", "notes_json")  # decoded by Index.videos()
 
 
 @dataclass(frozen=True)
@@ -37,42 +43,74 @@ class Hit:
     path: str
     start: float  # seconds
     end: float  # seconds
-    score: float  # weighted mean of the modality scores (plus a phrase bonus)
-    scores_by_modality: dict = field(default_factory=dict)  # e.g. {"speech": 0.71, "phrase": 0.25}
+    score: float  # fused score in [0, 1] (`avu.index.fusion`)
+    scores_by_modality: dict = field(default_factory=dict)  # calibrated evidence per requested modality
+    # in [0, 1] (None: the moment has nothing in that modality), plus "phrase" for a verbatim occurrence
     subtitle: str | None = None  # the line said at that moment, when there is one
     events: dict | None = None  # event scores of the segment, once event detection has run
+    matched: dict = field(default_factory=dict)  # why: {"seen": [[label, score]], "heard": [...],
+    # "read": [line], "speech": [line]}
 
     def __post_init__(self):
         if not (math.isfinite(self.start) and math.isfinite(self.end) and 0 <= self.start < self.end):
             raise ValueError(f"Hit times must satisfy 0 <= start < end, got {self.start}, {self.end}")
-        if not math.isfinite(self.score):
-            raise ValueError(f"Hit.score must be finite, got {self.score}")
+        if not (math.isfinite(self.score) and 0.0 <= self.score <= 1.0):
+            raise ValueError(f"Hit.score must be in [0, 1], got {self.score}")
 
     def to_dict(self) -> dict:
         return {"video_id": self.video_id, "path": self.path, "start": self.start, "end": self.end,
                 "score": self.score, "scores_by_modality": self.scores_by_modality,
-                "subtitle": self.subtitle, "events": self.events}
+                "subtitle": self.subtitle, "events": self.events, "matched": self.matched}
+
+
+class SearchResult(list):
+    """The hits, best first, and what was searched (a list, so `for hit in result` works)."""
+
+    def __init__(self, hits=(), *, held=(), searched=(), unavailable=None, reason: str | None = None):
+        super().__init__(hits)
+        self.held = tuple(held)  # modalities the searched videos hold
+        self.searched = tuple(searched)  # modalities compared
+        self.unavailable = dict(unavailable or {})  # requested modality -> why it could not be used
+        self.weak_below = fusion.WEAK_BELOW
+        self.weak = bool(hits) and hits[0].score < fusion.WEAK_BELOW  # the best hit is weak
+        self.reason = reason if not hits else None  # why there are no hits
+
+    def to_dict(self) -> dict:
+        return {"hits": [h.to_dict() for h in self], "held": list(self.held), "searched": list(self.searched),
+                "unavailable": self.unavailable, "weak": self.weak, "weak_below": self.weak_below,
+                "reason": self.reason}
 
 
 class Index:
-    """A read handle on an avu index (safe beside a running ingest); `add`/`remove` change it."""
+    """A read handle on an avu index (safe beside a running ingest); `remove` changes it."""
 
     def __init__(self, uri: str | os.PathLike):
-        self.uri = str(uri)
-        self.store = IndexStore(self.uri)
+        self.store = IndexStore(uri)
+        self.uri = self.store.uri  # "~" expanded, symbolic links resolved
         self._text = None
+        self._explainer = None
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- browsing -----------------------------------------------------------------------------
     def videos(self, where: str | None = None, *, status: str | None = "done") -> list[dict]:
-        """Video rows (without bulky JSON), filtered by SQL over the videos table, e.g. "duration > 60"."""
-        clauses = [c for c in (f"status = {_quote(status)}" if status else None, f"({where})" if where else None) if c]
-        return sorted(self.store.video_rows(" AND ".join(clauses) or None), key=lambda r: r["path"])
+        """Video rows sorted by path, filtered by SQL over the videos table (e.g. "duration > 60").
 
-    def _video(self, video: str) -> dict:
-        rows = self.store.video_rows(f"video_id = {_quote(video)} OR path = {_quote(str(video))}")
-        if not rows:
-            raise KeyError(f"no video {video!r} in {self.uri}")
-        return rows[0]
+        Keys: `video_id`, `path`, `status` (`done` / `failed` / `indexing`), `error`, `duration`,
+        `size_bytes`, `n_segments`, `has_video`, `has_audio`, `text_source`, `info`, `config`,
+        `models`, `notes` (decoded JSON), `config_hash`, `seconds`, `ingested_at`. `status=None`
+        returns every row, failed ones included.
+        """
+        clauses = [c for c in (f"status = {_quote(status)}" if status else None, f"({where})" if where else None) if c]
+        rows = self.store.video_rows(" AND ".join(clauses) or None)
+        for r in rows:
+            for col in JSON_COLUMNS:
+                raw = r.pop(col, None)
+                r[col.removesuffix("_json")] = json.loads(raw) if raw else None
+        return sorted(rows, key=lambda r: r["path"] or "")
+
+    def _video(self, video: str | os.PathLike) -> dict:
+        """The done video that `video` names (id, path or unique file name: `avu.store.naming`)."""
+        return find_video(self.store, video)
 
     def segments(self, video: str) -> list[dict]:
         return self.store.segment_rows(self._video(video)["video_id"])
@@ -126,12 +164,15 @@ class Index:
         self.store.remove(self._video(video)["video_id"])
 
     # -- search -------------------------------------------------------------------------------
-    def _encode(self, text: str) -> np.ndarray:
+    def _encode_texts(self, texts: list[str]) -> np.ndarray:
         if self._text is None:
             from avu.models.text import load_minilm
 
             self._text = load_minilm()
-        return self._text.encode_text([text])[0]
+        return self._text.encode_text(list(texts))
+
+    def _encode(self, text: str) -> np.ndarray:
+        return self._encode_texts([text])[0]
 
     def _scope(self, where: str | Sequence[str] | None) -> tuple[str | None, dict]:
         """SQL restricting rows to done videos that pass `where`, and those videos by id."""
@@ -149,125 +190,171 @@ class Index:
             return "video_id NOT IN (" + ", ".join(_quote(v) for v in sorted(busy)) + ")", vids
         return "video_id IN (" + ", ".join(_quote(v) for v in sorted(vids)) + ")", vids
 
+    def held(self, videos: dict | None = None) -> dict[str, str | None]:
+        """{modality: None if some video holds it, else why none does} over `videos` (default: all done)."""
+        videos = videos if videos is not None else {v["video_id"]: v for v in self.videos()}
+        models = [v.get("models") or {} for v in videos.values()]
+        out: dict[str, str | None] = {}
+        out["speech"] = None if any(v.get("text_source") for v in videos.values()) else \
+            "no video holds speech (no subtitles, ASR off or nothing said)"
+        for m in ("seen", "heard", "read"):
+            feeds = {"seen": ("seen", "objects")}.get(m, (m,))
+            if any(set(feeds) & set(x.get("perceived") or ()) for x in models) and self.store.has_column(f"{m}_emb"):
+                out[m] = None
+            else:
+                why = next((x["perception_missing"][f] for x in models for f in feeds
+                            if (x.get("perception_missing") or {}).get(f)), None)
+                out[m] = f"not perceived at ingest: {why}" if why else \
+                    f"not perceived at ingest ({m} perception off, or the index predates it: ingest again)"
+        for m in TRAINED_MODALITIES:
+            out[m] = None if any(x.get(m) for x in models) else \
+                f"no trained {m} encoder was configured at ingest (encoders.{m}: a checkpoint from `avu train`)"
+        return out
+
     def search(self, query, k: int = 10, *, modalities: Sequence[str] | None = None,
-               where: str | Sequence[str] | None = None, weights: dict | None = None) -> list[Hit]:
+               where: str | Sequence[str] | None = None, weights: dict | None = None) -> SearchResult:
         """Best `k` moments for text, an image or audio file, or a `(video, start, end)` clip.
 
-        `modalities` (default: speech for text and clips, visual for an image, audio for a sound)
-        picks the embeddings compared; visual, audio and fused need an index ingested with a
-        trained checkpoint (`encoders.*` in the ingest config). A segment matched in several
-        modalities scores the weighted mean of their similarities (`weights`, default 1 each).
+        `modalities` (default: every modality the index holds for text and clips, `visual` for an
+        image, `audio` for a sound) picks what is compared; `where` is SQL over the videos table
+        or a list of video ids / paths; `weights` ({modality: w >= 0}, default 1 each; "phrase"
+        weighs the verbatim evidence) enter the fusion rule (`avu.index.fusion`). Requested
+        modalities the index lacks are listed in `result.unavailable`; if none is left, a
+        `ValueError` says why.
         """
         from avu.index import by_example as ex
 
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
         kind = ex.query_kind(query)
-        if modalities is None:
-            modalities = {"image": ("visual",), "audio": ("audio",)}.get(kind, SPEECH_MODALITIES)
-        modalities = tuple(modalities)
-        unknown = set(modalities) - set(ALL_MODALITIES)
-        if unknown or not modalities:
-            raise ValueError(f"unknown modalities {sorted(unknown)}; choose from {ALL_MODALITIES}")
+        explicit = modalities is not None
+        if explicit:
+            modalities = tuple(dict.fromkeys(modalities))
+            unknown = set(modalities) - set(ALL_MODALITIES)
+            if unknown or not modalities:
+                raise ValueError(f"unknown modalities {sorted(unknown)}; choose from {ALL_MODALITIES}")
         if kind is None and isinstance(query, (str, os.PathLike)) and \
                 Path(str(query)).suffix.lower() in _MEDIA_SUFFIXES and Path(str(query)).exists():
             raise ValueError(f"{query}: not a regular file")
-        scope, vids = self._scope(where)
-        if scope is None:
-            return []
-        av = [m for m in modalities if m != "speech"]
         if kind is not None:
-            if "speech" in modalities:
+            wanted = modalities or (("visual",) if kind == "image" else ("audio",))
+            if "speech" in wanted or set(wanted) & {"seen", "heard", "read"}:
                 raise ValueError(f"{query}: an {kind} query is compared by its {'visual' if kind == 'image' else 'audio'}"
-                                 " embedding, not by speech")
-            modality, vec = ex.encode_file(ex.av_checkpoints(self.store), query, kind)
-            return self._best(self._av_moments({modality: vec}, k, scope, weights), k, vids, None)
-        if isinstance(query, tuple):
-            video, start, end = query
-            v = self._video(video)
-            exclude = (v["video_id"], start, end)
-            moments = self._av_moments({m: ex.segment_vector(self.store, v["video_id"], start, end, m) for m in av},
-                                       k, scope, weights) if av else []
-            if "speech" in modalities:
-                said = [r["text"] for r in self.store.segment_rows(v["video_id"], ["start", "end", "text"])
-                        if r["text"] and r["start"] < end and r["end"] > start]
-                if not said and not av:
-                    raise ValueError(f"the clip {v['path']} {start}-{end}s has no speech text; compare it by a "
-                                     "visual, audio or fused embedding (an index ingested with a trained model)")
-                if said:
-                    moments += self._speech_moments(" ".join(said), k, scope)
-            return self._best(moments, k, vids, exclude)
-        if not isinstance(query, str) or not query.strip():
+                                 " embedding (a trained checkpoint), not by speech, seen, heard or read")
+        elif isinstance(query, tuple):
+            if len(query) != 3:
+                raise ValueError("a clip query is (video, start, end)")
+        elif not isinstance(query, str) or not query.strip():
             raise ValueError("query must be non-empty text, an image or audio file, or a (video, start, end) tuple")
-        text = query.strip()
-        moments = self._av_moments(ex.encode_text(ex.av_checkpoints(self.store), text, av), k, scope, weights) \
-            if av else []
-        if "speech" in modalities:
-            moments += self._speech_moments(text, k, scope)
-        return self._best(moments, k, vids, None)
+        scope, vids = self._scope(where)
+        held = self.held(vids) if vids else {m: "no video matches `where`" for m in ALL_MODALITIES}
+        have = tuple(m for m in ALL_MODALITIES if held[m] is None)
+        if kind is not None:
+            requested = tuple(wanted)
+        else:
+            requested = modalities if explicit else TEXT_MODALITIES + tuple(m for m in TRAINED_MODALITIES if m in have)
+        weights = fusion.check_weights(weights, requested)
+        unavailable = {m: held[m] for m in requested if held[m] is not None}
+        usable = tuple(m for m in requested if held[m] is None and weights.get(m, 1.0) > 0)
+        if scope is None:
+            return SearchResult(held=have, unavailable=unavailable,
+                                reason=f"no done video{' matches `where`' if where is not None else ' in the index'}")
+        if not usable:
+            if explicit or kind is not None:
+                raise ValueError("cannot search " + "; ".join(f"{m}: {why}" for m, why in unavailable.items()))
+            return SearchResult(held=have, unavailable=unavailable,
+                                reason="the index holds none of the modalities searched")
+        exclude = verbatim = q_text = None
+        if kind is not None:
+            modality, vec = ex.encode_file(ex.av_checkpoints(self.store), query, kind)
+            vectors = {modality: vec}
+        elif isinstance(query, tuple):
+            vectors, exclude = self._clip_vectors(query, usable)
+            if not vectors:
+                raise ValueError(f"the clip {query[0]} {query[1]}-{query[2]}s has nothing to compare in "
+                                 f"{', '.join(usable)} (no speech text and no perception or trained vectors there)")
+        else:
+            text = query.strip()
+            verbatim = text
+            q_text = self._encode(text)
+            vectors = {m: q_text for m in usable if m in TEXT_MODALITIES}
+            trained = [m for m in usable if m in TRAINED_MODALITIES]
+            if trained:
+                vectors.update(ex.encode_text(ex.av_checkpoints(self.store), text, trained))
+        return self._run(vectors, k, scope, vids, weights, requested=requested, held=have,
+                         unavailable=unavailable, exclude=exclude, verbatim=verbatim, q_text=q_text)
 
-    def _speech_moments(self, text: str, k: int, scope: str) -> list:
-        from avu.store.ann import vector_search
+    def _clip_vectors(self, query: tuple, usable: tuple) -> tuple[dict, tuple]:
+        """Per modality, the clip's query vector: MiniLM of what is said in it for speech, the mean
+        of its stored vectors for the others (modalities it has nothing in are left out)."""
+        from avu.index import by_example as ex
 
-        q = self._encode(text)
-        cols = ["video_id", "start", "end", "text"]
-        cand = k * 4
-        w = None if scope == "true" else scope
-        cue_hits = vector_search(self.store.cues, "emb", q, cand, where=w, columns=[*cols, "idx"])
-        seg_hits = vector_search(self.store.segments, "speech_emb", q, cand, where=w,
-                                 columns=[*cols, "seg", "event_scores"])
-        phrase = text.lower().replace("'", "''").replace("%", "\\%").replace("_", "\\_")
-        verbatim = {(r["video_id"], r["idx"]) for r in self.store.cues.search().where(
-            f"({scope}) AND lower(text) LIKE '%{phrase}%'").select(["video_id", "idx"]).limit(None).to_list()}
-        moments = []
-        for r in cue_hits:
-            bonus = PHRASE_BONUS if (r["video_id"], r["idx"]) in verbatim else 0.0
-            moments.append((r["similarity"] + bonus, r, {"speech": r["similarity"], "phrase": bonus}))
-        for r in seg_hits:
-            moments.append((r["similarity"], r, {"speech": r["similarity"]}))
-        return moments
+        video, start, end = query
+        v = self._video(video)
+        vid, start, end = v["video_id"], float(start), float(end)
+        vectors = {}
+        for m in usable:
+            if m == "speech":
+                said = [r["text"] for r in self.store.segment_rows(vid, ["start", "end", "text"])
+                        if r["text"] and r["start"] < end and r["end"] > start]
+                if said:
+                    vectors["speech"] = self._encode(" ".join(said))
+            else:
+                try:
+                    vectors[m] = ex.segment_vector(self.store, vid, start, end, m)
+                except ValueError:  # nothing stored for the clip in this modality
+                    pass
+        return vectors, (vid, start, end)
 
-    def _av_moments(self, vectors: dict, k: int, scope: str, weights: dict | None) -> list:
-        """Segment moments from the visual/audio/fused columns; one per segment, modalities merged."""
-        from avu.store.ann import vector_search
+    def _run(self, vectors: dict, k: int, scope: str, vids: dict, weights: dict, *, requested, held,
+             unavailable, exclude, verbatim, q_text) -> SearchResult:
+        from avu.index.explain import Explainer
+        from avu.index.fused import gather, score
 
-        w = None if scope == "true" else scope
-        by_seg: dict = {}
-        for m, q in vectors.items():
-            for r in vector_search(self.store.segments, f"{m}_emb", q, k * 4, where=w,
-                                   columns=["video_id", "start", "end", "text", "seg", "event_scores"]):
-                by_seg.setdefault((r["video_id"], r["seg"]), (r, {}))[1][m] = r["similarity"]
-        weights = weights or {}
-        moments = []
-        for r, parts in by_seg.values():
-            total = sum(weights.get(m, 1.0) for m in parts)
-            score = sum(weights.get(m, 1.0) * s for m, s in parts.items()) / total
-            moments.append((score, r, parts))
-        return moments
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=len(ALL_MODALITIES) + 1, thread_name_prefix="avu-search")
+        searched = tuple(m for m in requested if m in vectors)
+        moments = gather(self.store, vectors, per_modality=max(4 * k, 20), where=None if scope == "true" else scope,
+                         verbatim=verbatim, pool=self._pool)
+        best = self._best(score(moments, searched, weights), k, vids, exclude)
+        if self._explainer is None:
+            self._explainer = Explainer(self._encode_texts)
+        why = self._explainer.matched(self.store, best, q_text, searched, verbatim=verbatim)
+        hits = []
+        for mo, matched in zip(best, why):
+            parts = {m: (None if mo.evidence.get(m) is None else round(mo.evidence[m], 4)) for m in requested}
+            if mo.phrase:
+                parts[fusion.PHRASE] = fusion.PHRASE_P
+            hits.append(Hit(video_id=mo.video_id, path=vids[mo.video_id]["path"], start=mo.start, end=mo.end,
+                            score=round(mo.score, 6), scores_by_modality=parts, subtitle=mo.text,
+                            events=mo.events, matched=matched))
+        return SearchResult(hits, held=held, searched=searched, unavailable=unavailable,
+                            reason=None if hits else "no moment in the searched videos has anything in the "
+                                                     f"searched modalities ({', '.join(searched)})")
 
     @staticmethod
-    def _best(moments: list, k: int, vids: dict, exclude) -> list[Hit]:
-        """Highest scores first; one hit per overlapping stretch of a video; stable order."""
-        moments.sort(key=lambda m: (-m[0], m[1]["video_id"], m[1]["start"]))
-        hits: list[Hit] = []
-        for score, r, parts in moments:
-            vid, s, e = r["video_id"], r["start"], r["end"]
-            if vid not in vids:  # rows of a video whose row is gone or not done
+    def _best(moments: list, k: int, vids: dict, exclude) -> list:
+        """Highest scores first; one moment per overlapping stretch of a video; stable order."""
+        moments.sort(key=lambda m: (-m.score, m.video_id, m.start, m.end))
+        out: list = []
+        for mo in moments:
+            if mo.video_id not in vids:  # rows of a video whose row is gone or not done
                 continue
-            if exclude and vid == exclude[0] and s < exclude[2] and e > exclude[1]:
+            if exclude and mo.video_id == exclude[0] and mo.start < exclude[2] and mo.end > exclude[1]:
                 continue
-            if any(h.video_id == vid and h.start < e and s < h.end for h in hits):
+            if any(h.video_id == mo.video_id and h.start < mo.end and mo.start < h.end for h in out):
                 continue
-            events = json.loads(r["event_scores"]) if r.get("event_scores") else None
-            hits.append(Hit(video_id=vid, path=vids[vid]["path"], start=s, end=e, score=round(float(score), 6),
-                            scores_by_modality={m: round(float(x), 6) for m, x in parts.items()},
-                            subtitle=r.get("text"), events=events))
-            if len(hits) == k:
+            if all(e is None for e in mo.evidence.values()):  # nothing to compare: not a hit
+                continue
+            out.append(mo)
+            if len(out) == k:
                 break
-        return hits
+        return out
 
 
 _MEDIA_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus"}
 
 
 def open_index(uri: str | os.PathLike) -> Index:
-    """Open an existing index (raises `InvalidIndex` for a missing or foreign folder)."""
+    """Open an existing index, `~` expanded (raises `InvalidIndex` for a missing or foreign folder)."""
     return Index(uri)

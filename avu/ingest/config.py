@@ -22,7 +22,8 @@ class PerceptionConfig:
 
     enable: tuple = PERCEIVED  # modalities perceived: heard (YAMNet), seen (MobileNetV2), objects (YOLOX), read (OCR)
     models_dir: str | None = None  # folder with the model files; None: $AVU_MODELS, ~/.cache/avu/models, shared
-    fps: float = 1.0  # frames per second of a segment given to the image models (taken from the decoded frames)
+    fps: float | None = None  # frames per second handed to perception (from the decoded ones); None: all of them
+    # (the Perceiver samples inside a segment itself: every frame for tags, 2 for objects, 1 for text)
 
     def __post_init__(self):
         enable = tuple(self.enable or ())
@@ -30,7 +31,7 @@ class PerceptionConfig:
         if unknown:
             raise ValueError(f"perception.enable: unknown modalities {sorted(unknown)}; choose from {PERCEIVED}")
         object.__setattr__(self, "enable", tuple(m for m in PERCEIVED if m in enable))
-        if not (self.fps > 0):
+        if self.fps is not None and not (self.fps > 0):
             raise ValueError(f"perception.fps must be positive, got {self.fps}")
 
 

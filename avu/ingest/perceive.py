@@ -56,13 +56,16 @@ class PerceptionStep:
 
     @property
     def versions(self) -> dict:
-        """Model versions (sha256 prefixes) and, per missing modality, why (recorded per video)."""
+        """Model versions (sha256 prefixes), the modalities perceived and, per missing modality,
+        why (recorded in each video's `models_json`; search reads `perceived`)."""
         return {"perception": dict(self.perceiver.versions) if self.perceiver is not None else None,
-                "perception_missing": dict(self.missing) or None}
+                "perceived": list(self.available), "perception_missing": dict(self.missing) or None}
 
     def _frames(self, video) -> np.ndarray | None:
         if video is None or len(video) == 0:
             return None
+        if self.cfg.fps is None:
+            return np.asarray(video)
         step = max(1, int(round(self.decoded_fps / self.cfg.fps)))
         return np.asarray(video)[::step]
 

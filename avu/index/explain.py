@@ -1,0 +1,93 @@
+"""Why a hit matched: the labels, on-screen text and line said that answer the query (`Hit.matched`).
+
+For the final hits only (never for every candidate), the perception columns of the segments a hit
+overlaps are read back and each label or text line is compared with the query's MiniLM vector:
+
+- `seen`: ImageNet tags and COCO objects whose label is close to the query (cosine at least the
+  modality's calibrated equal-odds point `b`), best first, with the model's score: `[label, score]`;
+- `heard`: AudioSet tags, the same way;
+- `read`: on-screen lines close to the query or containing it verbatim;
+- `speech`: the line said, when speech counts as a match (calibrated evidence >= 0.5) or it
+  contains the query verbatim.
+
+Label embeddings are cached per `Explainer` (the label vocabulary is small and fixed).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from avu.index.fusion import CALIBRATION
+from avu.store.tables import _quote
+
+MAX_LABELS = 3  # labels listed per modality and hit
+LABEL_COLUMNS = ("seen_json", "objects_json", "heard_json", "read_json")
+
+
+class Explainer:
+    """Turns a query's final moments into `matched` dicts; holds a label-embedding cache."""
+
+    def __init__(self, encode):
+        self._encode = encode  # texts -> float32 [N, 384] unit vectors (MiniLM)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if new:
+            for t, v in zip(new, self._encode(new)):
+                self._cache[t] = v
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    def _close(self, modality: str, q: np.ndarray, scored: dict[str, float], needle: str | None) -> list:
+        if not scored:
+            return []
+        labels = list(scored)
+        sims = self._vectors(labels) @ q
+        b = CALIBRATION["modalities"][modality]["b"]
+        keep = [(s, lab) for s, lab in zip(sims, labels) if s >= b or (needle and needle in lab.lower())]
+        keep.sort(key=lambda x: (-x[0], x[1]))
+        return [[lab, round(scored[lab], 3)] for _, lab in keep[:MAX_LABELS]]
+
+    def matched(self, store, moments: list, q: np.ndarray | None, modalities, *, verbatim: str | None) -> list[dict]:
+        """One `matched` dict per moment (empty where nothing explains it in words)."""
+        if q is None or not moments:
+            return [{} for _ in moments]
+        q = np.asarray(q, dtype=np.float32)
+        needle = verbatim.lower() if verbatim else None
+        cols = [c for c in LABEL_COLUMNS if store.has_column(c)]
+        over: dict = {}
+        if cols and any(m in modalities for m in ("seen", "heard", "read")):
+            spans = " OR ".join(f"(video_id = {_quote(m.video_id)} AND start < {float(m.end)!r} "
+                                f"AND `end` > {float(m.start)!r})" for m in moments)
+            for r in store.segments.search().where(spans).select(["video_id", "start", "end", *cols]) \
+                    .limit(None).to_list():
+                over.setdefault(r["video_id"], []).append(r)
+        out = []
+        for mo in moments:
+            segs = [s for s in over.get(mo.video_id, []) if s["start"] < mo.end and s["end"] > mo.start]
+            why: dict = {}
+            for m, sources in (("seen", ("seen_json", "objects_json")), ("heard", ("heard_json",))):
+                if m not in modalities:
+                    continue
+                scored: dict[str, float] = {}
+                for s in segs:
+                    for c in sources:
+                        for item in json.loads(s.get(c) or "[]"):
+                            scored[item[0]] = max(scored.get(item[0], 0.0), float(item[1]))
+                found = self._close(m, q, scored, needle)
+                if found:
+                    why[m] = found
+            if "read" in modalities:
+                lines = {item[0]: float(item[1]) for s in segs for item in json.loads(s.get("read_json") or "[]")}
+                found = self._close("read", q, lines, needle)
+                if found:
+                    why["read"] = [lab for lab, _ in found]
+            said = mo.text and ((mo.evidence.get("speech") or 0) >= 0.5 or (needle and needle in mo.text.lower()))
+            if "speech" in modalities and said:
+                why["speech"] = [mo.text]
+            out.append(why)
+        return out
+
+
+__all__ = ["Explainer"]

@@ -1,0 +1,136 @@
+"""Fused search over every modality: candidates from each modality's top list, each one scored in
+every requested modality, then fused (`avu.index.fusion`).
+
+A query gives one vector per modality (a text query: the same MiniLM vector for `speech`,
+`seen`, `heard` and `read`; a trained checkpoint's vector for `visual` / `audio` / `fused`).
+
+1. Candidates: the best `per_modality` segments of each modality's column (approximate nearest
+   neighbours at scale, `avu.store.ann`), plus for speech the best subtitle/ASR cues (a cue is
+   a finer moment than its segment). Each segment row comes back with its vectors in every
+   requested modality, so a candidate found through one modality is scored in all of them
+   without a second search; a cue is scored in the other modalities through the segments it
+   overlaps (one look-up for all cues, the best cosine of those segments).
+2. Each candidate's cosine per modality is calibrated and fused into one score in [0, 1]; a
+   verbatim occurrence of a text query in the line said or the on-screen text adds the
+   `phrase` evidence.
+
+The searches of the different modalities run concurrently (LanceDB releases the GIL).
+"""
+from __future__ import annotations
+
+import functools
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from avu.index.fusion import PHRASE, PHRASE_P, calibrate, fuse
+from avu.store.ann import vector_search
+from avu.store.tables import _quote
+
+BASE = ["video_id", "seg", "start", "end", "text", "event_scores"]
+
+
+@dataclass
+class Moment:
+    """A candidate: one segment (`seg`) or one cue (`idx`) of a video, with its cosines."""
+
+    video_id: str
+    start: float
+    end: float
+    text: str | None = None  # the line said (a cue) or the segment's text
+    seg: int | None = None
+    idx: int | None = None
+    cos: dict = field(default_factory=dict)  # modality -> cosine, None where the moment has nothing
+    read_text: str | None = None  # the on-screen lines of the moment
+    events: dict | None = None  # the segment's event scores (segments only)
+    phrase: bool = False  # the text query occurs verbatim in what is said or shown
+    evidence: dict = field(default_factory=dict)  # modality -> calibrated probability (or None)
+    score: float = 0.0
+
+
+def _cos(v, q: np.ndarray) -> float | None:
+    if v is None:
+        return None
+    x = np.asarray(v, dtype=np.float32)
+    n = float(np.linalg.norm(x))
+    return float(x @ q / n) if n > 0 else None
+
+
+def _unit(q: np.ndarray) -> np.ndarray:
+    q = np.asarray(q, dtype=np.float32).ravel()
+    return q / max(float(np.linalg.norm(q)), 1e-12)
+
+
+def gather(store, vectors: dict, *, per_modality: int, where: str | None, verbatim: str | None = None,
+           pool: ThreadPoolExecutor | None = None) -> list[Moment]:
+    """Every candidate moment of the query `vectors` ({modality: vector}), scored in each modality."""
+    vectors = {m: _unit(q) for m, q in vectors.items()}
+    emb = [f"{m}_emb" for m in vectors]
+    seg_cols = BASE + emb + (["read_text"] if store.has_column("read_text") else [])
+
+    def seg_search(m):
+        return vector_search(store.segments, f"{m}_emb", vectors[m], per_modality, where=where, columns=seg_cols)
+
+    def cue_search():
+        return vector_search(store.cues, "emb", vectors["speech"], per_modality, where=where,
+                             columns=["video_id", "idx", "start", "end", "text", "emb"])
+
+    calls = [functools.partial(seg_search, m) for m in vectors] + ([cue_search] if "speech" in vectors else [])
+    results = [f.result() for f in [pool.submit(c) for c in calls]] if pool is not None else [c() for c in calls]
+    segs: dict = {}
+    for rows in results[:len(vectors)]:
+        for r in rows:
+            segs.setdefault((r["video_id"], r["seg"]), r)
+    cues = results[len(vectors)] if "speech" in vectors else []
+    moments = [_segment_moment(r, vectors) for r in segs.values()]
+    if cues:
+        moments += _cue_moments(store, cues, vectors, seg_cols, where)
+    if verbatim:
+        needle = verbatim.lower()
+        for mo in moments:
+            mo.phrase = needle in (mo.text or "").lower() or needle in (mo.read_text or "").lower()
+    return moments
+
+
+def _segment_moment(r: dict, vectors: dict) -> Moment:
+    return Moment(r["video_id"], r["start"], r["end"], r.get("text"), seg=r["seg"], read_text=r.get("read_text"),
+                  events=json.loads(r["event_scores"]) if r.get("event_scores") else None,
+                  cos={m: _cos(r.get(f"{m}_emb"), q) for m, q in vectors.items()})
+
+
+def _cue_moments(store, cues: list[dict], vectors: dict, seg_cols: list[str], where: str | None) -> list[Moment]:
+    """Cue moments: speech from the cue itself, other modalities from the segments it overlaps."""
+    others = {m: q for m, q in vectors.items() if m != "speech"}
+    over: dict = {}
+    if others:
+        spans = " OR ".join(f"(video_id = {_quote(c['video_id'])} AND start < {float(c['end'])!r} "
+                            f"AND `end` > {float(c['start'])!r})" for c in cues)
+        sql = f"({spans})" + (f" AND ({where})" if where else "")
+        for r in store.segments.search().where(sql).select(seg_cols).limit(None).to_list():
+            over.setdefault(r["video_id"], []).append(r)
+    out = []
+    for c in cues:
+        segs = [s for s in over.get(c["video_id"], []) if s["start"] < c["end"] and s["end"] > c["start"]]
+        cos = {"speech": _cos(c["emb"], vectors["speech"])}
+        for m, q in others.items():
+            vals = [x for x in (_cos(s.get(f"{m}_emb"), q) for s in segs) if x is not None]
+            cos[m] = max(vals) if vals else None
+        read = "\n".join(s["read_text"] for s in segs if s.get("read_text")) or None
+        out.append(Moment(c["video_id"], c["start"], c["end"], c["text"], idx=c["idx"], cos=cos, read_text=read))
+    return out
+
+
+def score(moments: list[Moment], modalities, weights: dict) -> list[Moment]:
+    """Calibrate and fuse every moment's cosines (in place); returns the moments."""
+    for mo in moments:
+        mo.evidence = {m: calibrate(m, mo.cos.get(m)) for m in modalities}
+        ev = dict(mo.evidence)
+        if mo.phrase:
+            ev[PHRASE] = PHRASE_P
+        mo.score = fuse(ev, weights)
+    return moments
+
+
+__all__ = ["Moment", "gather", "score"]
