@@ -1,0 +1,65 @@
+"""Grouping voice embeddings into speakers without being told how many there are.
+
+`cluster_windows` runs agglomerative clustering with average linkage on cosine distance (SciPy)
+and cuts the tree at a distance threshold, so the number of speakers follows from how far apart
+the voices are. Clusters with fewer than `min_windows` windows (a cough, a laugh, one odd window)
+join the nearest larger cluster, and a few rounds of nearest-centroid reassignment tidy the
+borders that a greedy merge order leaves. The threshold is tuned on the development
+conversations of `avu.eval.diarization`, never on the ones it reports.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["centroids", "cluster_windows"]
+
+_REFINE_ROUNDS = 3
+
+
+def centroids(emb: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Unit mean embedding per label 0..k-1, [k, d]."""
+    c = np.stack([emb[labels == j].mean(0) for j in range(k)])
+    return c / np.linalg.norm(c, axis=1, keepdims=True).clip(1e-9)
+
+
+def _renumber(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    uniq, inv = np.unique(labels, return_inverse=True)
+    return inv.astype(np.int64), len(uniq)
+
+
+def cluster_windows(emb: np.ndarray, *, threshold: float, min_windows: int = 2) -> np.ndarray:
+    """Speaker label 0..k-1 for each unit embedding row; k is estimated.
+
+    `threshold`: the cosine distance (1 - cosine similarity, average linkage) at which clusters stop
+    merging. `min_windows`: smaller clusters are folded into their nearest larger one.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    emb = np.asarray(emb, dtype=np.float64)
+    if emb.ndim != 2:
+        raise ValueError(f"embeddings must be [n, d], got shape {emb.shape}")
+    n = len(emb)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    tree = linkage(emb, method="average", metric="cosine")
+    labels, k = _renumber(fcluster(tree, t=threshold, criterion="distance"))
+    sizes = np.bincount(labels, minlength=k)
+    big = np.flatnonzero(sizes >= min_windows)
+    if len(big) == 0:
+        big = np.array([int(sizes.argmax())])
+    if len(big) < k:  # fold small clusters into the nearest big one (by centroid)
+        c = centroids(emb, labels, k)
+        nearest = big[(c @ c[big].T).argmax(1)]
+        labels = nearest[labels]
+        labels, k = _renumber(labels)
+    for _ in range(_REFINE_ROUNDS):
+        if k == 1:
+            break
+        new = (emb @ centroids(emb, labels, k).T).argmax(1)
+        new, k2 = _renumber(new)
+        if k2 == k and np.array_equal(new, labels):
+            break
+        labels, k = new, k2
+    return labels
