@@ -214,6 +214,17 @@ def test_closed_pipe_is_quiet(tmp_path):
     assert avu.wait(timeout=120) != 0 and err == "", err  # was: "error: [Errno 32] Broken pipe"
 
 
+def test_ingest_refuses_inputs_that_name_no_video(tmp_path):
+    """A path that does not exist, or a folder with no video: a usage error before any index exists."""
+    from avu.cli import ingest
+
+    (tmp_path / "empty").mkdir()
+    for path, why in ((tmp_path / "nope", "no such file"), (tmp_path / "empty", "no video")):
+        r = CliRunner().invoke(ingest.app, [str(path), "--index", str(tmp_path / "idx")])
+        assert r.exit_code == 2 and "Invalid value for PATHS" in r.output and why in r.output, r.output
+        assert not (tmp_path / "idx").exists()
+
+
 def test_esc10_model_must_be_known():
     from avu.cli import eval as eval_commands
 

@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from avu.cli import bench, demo, events, ingest, misc, search, speech, summarize, train
+from avu.cli import bench, demo, events, ingest, misc, models, search, speech, summarize, train
 from avu.cli import eval as eval_commands
 from avu.cli._console import err_console
 
@@ -25,6 +25,7 @@ for _module in (misc, ingest, search, events, demo, speech, summarize, train):
     app.add_typer(_module.app)
 app.add_typer(bench.app, name="bench")
 app.add_typer(eval_commands.app, name="eval")
+app.add_typer(models.app, name="models")
 
 
 def main() -> None:

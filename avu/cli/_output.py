@@ -73,15 +73,28 @@ def _needed(col: Col, values: list[str]) -> int:
 
 
 def _widths(columns: Sequence[Col], rows: Sequence[Sequence[str]], keep: list[int], width: int) -> dict[int, int]:
-    """Text widths of the kept columns within `width`: unwrapped ones at their widest cell, the
-    rest from their minimum towards their widest cell, sharing the room in proportion."""
+    """Text widths of the kept columns within `width`: unwrapped ones at their widest cell; the rest
+    share the room evenly up to a common cap, so a short column is shown whole before a long one grows."""
     natural = {i: _natural(columns[i], [r[i] for r in rows]) for i in keep}
     out = {i: _needed(columns[i], [r[i] for r in rows]) for i in keep}
     room = width - 1 - sum(out[i] + _BORDER for i in keep)
-    grow = {i: natural[i] - out[i] for i in keep if natural[i] > out[i]}
-    total = sum(grow.values())
-    for i, g in grow.items():
-        out[i] += g if total <= room else max(0, room * g // total)
+    growing = sorted((i for i in keep if natural[i] > out[i]), key=lambda i: natural[i] - out[i])
+    while growing and room > 0:
+        share = room // len(growing)
+        i = growing[0]
+        add = min(natural[i] - out[i], share)
+        if add == 0:  # less room than columns: hand out the last cells one at a time
+            for i in growing[:room]:
+                out[i] += 1
+            break
+        if add == natural[i] - out[i]:  # the smallest wish fits: grant it whole
+            out[i], room = natural[i], room - add
+            growing.pop(0)
+            continue
+        for i in growing:  # every wish exceeds an even share: each gets the share
+            out[i] += share
+        room -= share * len(growing)
+        growing = [i for i in growing if natural[i] > out[i]]
     return out
 
 

@@ -26,6 +26,7 @@ app = typer.Typer(no_args_is_help=True, help="Evaluations on real data; each pri
 ESC10_MODELS: dict[str, Callable[[Path, tuple[int, ...], bool], dict]] = {
     "scratch": lambda config, folds, quiet: import_module("avu.eval.esc10").run(config=config, folds=folds,
                                                                                  log=not quiet),
+    "mfcc-rf": lambda config, folds, quiet: import_module("avu.eval.esc10_mfcc").run(folds=folds),
 }
 
 
@@ -151,8 +152,9 @@ def esc10(config: Path = typer.Option(user_config("esc10.yaml"), "--config", hel
           as_json: bool = typer.Option(False, "--json", help="Print one JSON object only."),
           folds: Optional[str] = typer.Option(None, "--folds", help="Comma-separated folds [1,2,3,4,5]."),
           model: str = typer.Option("scratch", "--model", callback=_esc10_model,
-                                    help=f"Which model: {', '.join(ESC10_MODELS)} (scratch: the recipe, "
-                                         "trained from scratch).")):
+                                    help=f"Which model: {', '.join(ESC10_MODELS)} (scratch: the recipe at "
+                                         "--config, trained from scratch; mfcc-rf: MFCC statistics and a random "
+                                         "forest).")):
     """5-fold cross-validation on ESC-10 (the official folds): accuracy per fold and mean."""
     chosen = int_list(folds, "--folds") if folds else (1, 2, 3, 4, 5)
     print_json(ESC10_MODELS[model](config, chosen, as_json))

@@ -1,9 +1,11 @@
 """`avu ingest`: decode, segment, embed and index videos with the Ray pipeline, behind a progress bar.
 
 `ingest_with_progress` is the one way a command runs an ingest in front of a user (`avu demo` uses
-it too): a rich progress bar that keeps a usable width at 80 columns (its counts shorten before the
-bar shrinks), then a table of every file's outcome. Ray and the pipeline are imported inside, so
-`avu --help` does not pay for them.
+it too): the inputs are checked first (a path that does not exist or a folder with no video is a
+usage error, exit code 2, and no index is created), then a rich progress bar that keeps a usable
+width at 80 columns (its counts shorten before the bar shrinks) runs while `pipelines.ingest`
+works (Ray's own messages go to its log file, not into the bar), then a table of every file's
+outcome. Ray and the pipeline are imported inside, so `avu --help` does not pay for them.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ def ingest(paths: List[Path] = typer.Argument(..., help="Video files, folders (r
     over = dict(window=window, hop=hop, fps=fps, size=size, asr=asr)
     cfg = (IngestConfig.from_yaml(config, **over) if config
            else IngestConfig(**{k: v for k, v in over.items() if v is not None}))
-    results = ingest_with_progress(paths, index, cfg, decoders=decoders, embedders=embedders,
+    results = ingest_with_progress(paths, index, cfg, decoders=decoders or None, embedders=embedders,
                                    ray_address=ray_address)
     if strict and any(r.status == "failed" for r in results):
         raise typer.Exit(1)
@@ -60,16 +62,21 @@ def _counts(stats: dict, wall: float, width: int) -> str:
     return f"{stats['done']} done {stats['failed']} failed {stats['skipped']} skipped {rate:.0f}x"
 
 
-def ingest_with_progress(paths: list[Path], index: Path, cfg, *, decoders: int = 0, embedders: int = 1,
+def ingest_with_progress(paths: list[Path], index: Path, cfg, *, decoders: int | None = None, embedders: int = 1,
                          ray_address: str | None = None) -> list:
-    """Run the Ray ingest of `paths` into `index` with a progress bar, print each file's outcome in
-    a table, and return the pipeline's results (one per file)."""
+    """Run the ingest of `paths` into `index` (`pipelines.ingest.run_ingest`) with a progress bar,
+    print each file's outcome in a table, and return the results (one per file). Inputs that name
+    nothing to ingest are a usage error (`typer.BadParameter`), raised before any index exists."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from avu.ingest import discover
-    from pipelines.ingest import run_ingest
+    from avu.ingest.discover import IngestInputError, discover
+    from pipelines.ingest import IngestOptions, run_ingest
 
-    total = len(discover(paths))
+    try:
+        total = len(discover(paths))
+    except IngestInputError as e:
+        raise typer.BadParameter(str(e), param_hint="PATHS") from None
+    opts = IngestOptions(config=cfg, decoders=decoders, embedders=embedders, ray_address=ray_address)
     stats = {"done": 0, "failed": 0, "skipped": 0, "seconds": 0.0}
     t0 = time.perf_counter()
     cols = (TextColumn("[bold]ingest"), BarColumn(bar_width=BAR_WIDTH), MofNCompleteColumn(),
@@ -84,8 +91,7 @@ def ingest_with_progress(paths: list[Path], index: Path, cfg, *, decoders: int =
                 stats["seconds"] += r.duration
             progress.update(task, advance=1, stats=_counts(stats, time.perf_counter() - t0, console.width))
 
-        results = run_ingest([str(p) for p in paths], str(index), cfg, decoders=decoders or None,
-                             embedders=embedders, ray_address=ray_address, progress=on_result)
+        results = run_ingest([str(p) for p in paths], str(index), opts, progress=on_result)
     rows = []
     for r in sorted(results, key=lambda r: r.path):
         style = {"done": "green", "failed": "red", "skipped": "dim"}[r.status]
