@@ -1,9 +1,9 @@
-"""The avu dashboard (Streamlit): search, a video page with player, timeline and subtitles, the
+"""The avu dashboard (Streamlit): search, a video page with player, subtitles and timelines, the
 corpus with its failures, and the reports of evaluations and benchmarks.
 
 Run with `avu dashboard INDEX` (binds 127.0.0.1 by default). It reads the index only through the
-`avu` API, caches the index handle and the text model, and serves only video files that the
-index itself lists.
+`avu.Index` API, caches the index handle, and serves only video files that the index itself lists.
+The pages live in `_search.py`, `_video.py` and `_corpus.py`; `_nav.py` joins them.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run` from a checkout
 
-from dashboard import _views  # noqa: E402
+from dashboard import _nav  # noqa: E402
+
 
 def settings() -> tuple[str | None, Path]:
     p = argparse.ArgumentParser(add_help=False)
@@ -35,6 +36,7 @@ def get_index(uri: str):
 
 def main() -> None:
     st.set_page_config(page_title="avu", layout="wide")
+    st.set_option("client.toolbarMode", "minimal")  # no Deploy button, also when started without the config
     uri, reports = settings()
     if not uri:
         st.error("No index given: run `avu dashboard INDEX`.")
@@ -44,11 +46,7 @@ def main() -> None:
     except Exception as e:  # noqa: BLE001 - shown to the user, not a crash
         st.error(f"Cannot open the index: {e}")
         return
-    pages = [st.Page(lambda: _views.search_page(idx), title="Search", url_path="search", default=True),
-             st.Page(lambda: _views.video_page(idx), title="Video", url_path="video"),
-             st.Page(lambda: _views.corpus_page(idx), title="Corpus", url_path="corpus"),
-             st.Page(lambda: _views.reports_page(reports), title="Reports", url_path="reports")]
-    st.navigation(pages).run()
+    st.navigation(_nav.pages(idx, reports)).run()
 
 
 main()

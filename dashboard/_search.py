@@ -1,0 +1,152 @@
+"""The Search page: a text query (or an image or sound by example) over the index, each hit with
+its key frame, time, score, the reasons it matched (`Hit.matched`) and a link to the Video page at
+the hit's time. The query, the number of results, the modalities and the last results outlive a
+visit to another page (session state), so coming back shows what was there."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard._nav import remember, restore
+from dashboard._safe import UPLOAD_TYPES, link_name, upload_error
+from dashboard._text import clock, index_method, plain
+
+_RESULTS = "_search_results"  # session key: (what was asked, the hits), reused while the same is asked
+
+
+def _modalities(idx) -> list[str] | None:
+    """The modalities to search, chosen by the user among those the index holds (None: the index's
+    default; also when this avu's `Index` cannot list them)."""
+    held = index_method(idx, "modalities")
+    if held is None:
+        return None
+    available = list(held())
+    st.caption("Modalities in this index: " + (", ".join(available) or "none"))
+    if len(available) < 2:
+        return None
+    restore("modalities", available)
+    st.session_state["modalities"] = [m for m in st.session_state["modalities"] if m in available]
+    chosen = st.multiselect("Compare text by", available, key="modalities")
+    remember("modalities")
+    return chosen or None
+
+
+def _ask(idx, query, k: int, modalities: list[str] | None):
+    """The hits for a text query, from the session when the same question was asked last."""
+    asked = (query, k, tuple(modalities or ()))
+    kept = st.session_state.get(_RESULTS)
+    if kept and kept[0] == asked:
+        return kept[1]
+    hits = idx.search(query, k=k, modalities=modalities)
+    st.session_state[_RESULTS] = (asked, hits)
+    return hits
+
+
+def _by_example(idx, upload, k: int):
+    problem = upload_error(upload.name, upload.size)
+    if problem:
+        st.error(problem)
+        return None
+    with tempfile.TemporaryDirectory() as tmp:  # private, removed as soon as the query is encoded
+        path = Path(tmp) / f"query{Path(upload.name).suffix.lower()}"
+        path.write_bytes(upload.getvalue())
+        try:
+            return idx.search(str(path), k=k)
+        except ValueError as e:
+            st.warning(str(e).replace(str(path), upload.name))
+            return None
+
+
+def search_page(idx, *, video) -> None:
+    """The page; `video` is the Video page (`st.Page`) that hits link to."""
+    st.title("Search")
+    videos = idx.videos()
+    if not videos:
+        st.info("The index holds no videos yet: run `avu ingest PATHS --index DIR`.")
+        return
+    restore("query", "")
+    restore("k", 6)
+    query = st.text_input("What is said, shown, heard or written on screen", key="query")
+    remember("query")
+    upload = st.file_uploader("...or a query by example (image or audio)", type=list(UPLOAD_TYPES))
+    k = st.slider("Results", 1, 20, key="k")
+    remember("k")
+    modalities = _modalities(idx)
+    if upload is not None:
+        hits = _by_example(idx, upload, k)
+    elif query.strip():
+        try:
+            hits = _ask(idx, query.strip(), k, modalities)
+        except ValueError as e:
+            st.warning(str(e))
+            return
+    else:
+        return
+    if hits is not None:
+        _results(idx, videos, hits, video)
+
+
+def _said(result) -> None:
+    """What the search says about itself (modalities used or missing, a weak best hit), if anything."""
+    searched, missing = getattr(result, "searched", None), getattr(result, "unavailable", None)
+    if searched:
+        st.caption("Searched: " + ", ".join(searched)
+                   + (f" · not in this index: {', '.join(missing)}" if missing else ""))
+    if getattr(result, "weak", False):
+        st.warning("Weak match: even the best hit scores low; it may be unrelated to the query.")
+
+
+def _results(idx, videos: list[dict], hits, video_page) -> None:
+    _said(hits)
+    if not hits:
+        why = getattr(hits, "reason", None)
+        st.info(f"Nothing matches{': ' + why if why else '.'}")
+        return
+    frames = _Keyframes(idx)
+    for h in hits:
+        with st.container(border=True):
+            left, right = st.columns([1, 4])
+            jpeg = frames.at(h.video_id, h.start)
+            if jpeg:
+                left.image(jpeg, width=160)
+            right.markdown(f"**{plain(Path(h.path).name)}** · {clock(h.start)}-{clock(h.end)} · score {h.score:.2f}")
+            reasons = _reasons(h)
+            if reasons:
+                right.text(reasons)
+            scores = " · ".join(f"{m} {v:.2f}" for m, v in (h.scores_by_modality or {}).items() if v)
+            if scores:
+                right.caption(plain(scores))
+            if h.subtitle:
+                right.text(f"“{h.subtitle}”")
+            right.page_link(video_page, label=f"Open at {clock(h.start)}", icon=":material/play_circle:",
+                            query_params={"video": link_name(videos, h.video_id), "t": f"{h.start:g}"})
+
+
+def _reasons(hit) -> str:
+    """`Hit.matched` as one line of plain text: what was seen, heard, read or said that matched."""
+    parts = []
+    for modality, items in (getattr(hit, "matched", None) or {}).items():
+        shown = [f"{item[0]} {float(item[1]):.2f}" if isinstance(item, (list, tuple)) and len(item) >= 2
+                 else f"“{item}”" for item in items or ()]
+        if shown:
+            parts.append(f"{modality}: " + ", ".join(shown))
+    return " · ".join(parts)
+
+
+class _Keyframes:
+    """Key frames of hits: `Index.keyframe` (one row), else the video's segments through `Index.segments`."""
+
+    def __init__(self, idx):
+        self.idx = idx
+        self.one = index_method(idx, "keyframe")
+        self.rows: dict[str, list[dict]] = {}
+
+    def at(self, vid: str, t: float) -> bytes | None:
+        if self.one is not None:
+            return self.one(vid, t)
+        if vid not in self.rows:
+            self.rows[vid] = self.idx.segments(vid)
+        return next((r.get("keyframe_jpeg") for r in self.rows[vid] if r["start"] <= t < r["end"]), None)
+
