@@ -121,18 +121,32 @@ class _Hit:
 
     def __init__(self, i: int):
         self.path, self.start, self.end = f"/clips/tears_of_steel_battle_{i}.webm", 3.919 + i, 5.919 + i
-        self.score, self.scores_by_modality, self.subtitle = 0.8, {"speech": 0.81, "visual": 0.27}, SAID
+        self.score, self.scores_by_modality, self.subtitle = 0.8, {"speech": 0.81, "seen": 0.27}, SAID
+        self.matched = {"seen": [["assault rifle", 0.41]], "speech": [SAID]}
 
     def to_dict(self) -> dict:
         return {"path": self.path, "start": self.start, "end": self.end, "score": self.score,
-                "scores_by_modality": self.scores_by_modality, "subtitle": self.subtitle, "events": None}
+                "scores_by_modality": self.scores_by_modality, "subtitle": self.subtitle, "events": None,
+                "matched": self.matched}
+
+
+class _Result(list):
+    """What the search command reads from a search result (`avu.index.SearchResult`)."""
+
+    def __init__(self, hits, *, weak=False, reason=None):
+        super().__init__(hits)
+        self.held, self.searched = ("speech", "seen", "visual"), ("speech", "seen")
+        self.unavailable = {"visual": "no image query"} if hits else {}
+        self.weak, self.weak_below, self.reason = weak, 0.35, reason
 
 
 def _fake_index_module(calls: list) -> types.ModuleType:
     class Index:
         def search(self, query, k, where=None):
             calls.append((query, k))
-            return [_Hit(i) for i in range(k)]
+            if query == "nothing":
+                return _Result([], reason="no moment has anything in the searched modalities")
+            return _Result([_Hit(i) for i in range(k)], weak=query == "a rabbit")
 
     module = types.ModuleType("avu.index")
     module.open_index = lambda path: Index()
@@ -186,8 +200,20 @@ def test_table_at_80_columns_keeps_the_whole_time_range(search_app, monkeypatch)
     assert " why " not in r.output and "speech 0.81" not in r.output  # the first column to go at 80
     monkeypatch.setattr(console, "width", 200)
     wide = CliRunner().invoke(search_app, ["IDX", "class struggles", "--k", "2"])
-    assert " why " in wide.output and "speech 0.81" in wide.output
+    assert " why " in wide.output and "speech 0.81" in wide.output and "(assault rifle)" in wide.output
     assert max(len(line) for line in _lines(wide.output)) <= 200
+
+
+def test_search_says_what_it_searched(search_app):
+    said = CliRunner().invoke(search_app, ["IDX", "class struggles", "--k", "1"]).output
+    assert "searched speech, seen (the index holds speech, seen, visual)" in said
+    assert "not searched: visual (no image query)" in said and "weak" not in said
+    weak = CliRunner().invoke(search_app, ["IDX", "a rabbit", "--k", "1"]).output
+    assert "weak: the best score 0.800 is below 0.35" in " ".join(weak.split())
+    none = CliRunner().invoke(search_app, ["IDX", "nothing"])
+    assert none.exit_code == 0 and "no hits: no moment has anything" in " ".join(none.output.split())
+    as_json = CliRunner().invoke(search_app, ["IDX", "a rabbit", "--k", "1", "--json"])
+    assert len(json.loads(as_json.stdout)) == 1 and "weak" in as_json.stderr  # notes stay off the JSON
 
 
 def test_closed_pipe_is_quiet(tmp_path):
@@ -200,9 +226,11 @@ def test_closed_pipe_is_quiet(tmp_path):
         "class Hit:\n"
         "    def to_dict(self):\n"
         "        return {'path': '/clips/a.mp4', 'start': 1.0, 'end': 3.0, 'subtitle': 'the line said'}\n"
+        "class Result(list):\n"
+        "    held, searched, unavailable, weak, weak_below, reason = (), ('speech',), {}, False, 0.3, None\n"
         "class Index:\n"
         "    def search(self, query, k, where=None):\n"
-        "        return [Hit() for _ in range(k)]\n"
+        "        return Result([Hit() for _ in range(k)])\n"
         "m = types.ModuleType('avu.index')\n"
         "m.open_index = lambda path: Index()\n"
         "sys.modules['avu.index'] = m\n")

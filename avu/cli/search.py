@@ -1,8 +1,11 @@
 """`avu search`: the moments of an index that match a query, with per-modality reasons.
 
 A query is text (what is said or shown) or `VIDEO@START-END` (a clip of an indexed video, found by
-what it looks and sounds like). The table keeps the whole time range at 80 columns and leaves out
-the per-modality column first; `--json` prints one JSON list of hits.
+what it looks and sounds like). Below the hits, one line says what was searched (the modalities the
+index holds, those compared, those it could not use and why), a weak best hit is labelled weak,
+and "no hits" says why. The table keeps the whole time range at 80 columns and leaves out the
+per-modality column first; `--json` prints one JSON list of hits (the notes then go to stderr when
+there is something to say: a weak best hit, a modality not used, no hits).
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from avu.cli._console import clean_errors
+from avu.cli._console import clean_errors, console, err_console
 from avu.cli._output import Col, print_json, print_table, time_range
 
 app = typer.Typer()
@@ -30,11 +33,34 @@ def parse_query(query: str) -> str | tuple[str, float, float]:
     return query
 
 
+def _why(h) -> str:
+    """A hit's evidence: each modality's score, with the label or text that matched it."""
+    parts = []
+    for m, v in h.scores_by_modality.items():
+        if not v:
+            continue
+        first = (h.matched.get(m) or [None])[0] if m != "speech" else None  # the line said has its column
+        label = first[0] if isinstance(first, (list, tuple)) else first
+        parts.append(f"{m} {v:.2f}" + (f" ({label})" if label else ""))
+    return ", ".join(parts)
+
+
 def hit_rows(hits) -> list[list[str]]:
-    """The table rows of `hits` (video file, time range, score, modality scores, the line said)."""
-    return [[escape(Path(h.path).name), time_range(h.start, h.end), f"{h.score:.3f}",
-             ", ".join(f"{m} {v:.2f}" for m, v in h.scores_by_modality.items() if v), escape(h.subtitle or "")]
-            for h in hits]
+    """The table rows of `hits` (video file, time range, score, evidence, the line said)."""
+    return [[escape(Path(h.path).name), time_range(h.start, h.end), f"{h.score:.3f}", escape(_why(h)),
+             escape(h.subtitle or "")] for h in hits]
+
+
+def notes(result) -> list[str]:
+    """What a user should know besides the hits: what was searched, a weak best hit, why no hits."""
+    out = [f"searched {', '.join(result.searched) or 'nothing'} (the index holds {', '.join(result.held) or 'none'})"]
+    out += [f"not searched: {m} ({why})" for m, why in result.unavailable.items()]
+    if result.weak:
+        out.append(f"weak: the best score {result[0].score:.3f} is below {result.weak_below:.2f}; "
+                   "nothing may match this query")
+    if not result:
+        out.append(f"no hits: {result.reason}" if result.reason else "no hits")
+    return out
 
 
 @app.command()
@@ -47,11 +73,18 @@ def search(index: Path = typer.Argument(..., help="Index folder."),
     """Find the moments that match a query, with per-modality reasons."""
     from avu.index import open_index
 
-    hits = open_index(index).search(parse_query(query), k=k, where=where)
+    result = open_index(index).search(parse_query(query), k=k, where=where)
     if as_json:
-        print_json([{key: v for key, v in h.to_dict().items() if key != "events"} for h in hits])
+        print_json([{key: v for key, v in h.to_dict().items() if key != "events"} for h in result])
+        if result.weak or result.unavailable or not result:
+            for line in notes(result):
+                err_console.print(escape(line), style="dim", highlight=False)
         return
-    print_table(COLUMNS, hit_rows(hits), empty="no hits")
+    if result:
+        print_table(COLUMNS, hit_rows(result))
+    for line in notes(result):
+        console.print(escape(line), style="yellow" if line.startswith(("weak", "not", "no hits")) else "dim",
+                      highlight=False)
 
 
-__all__ = ["app", "hit_rows", "parse_query", "search"]
+__all__ = ["app", "hit_rows", "notes", "parse_query", "search"]
