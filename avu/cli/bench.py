@@ -57,8 +57,8 @@ def ingest(repeats: int = typer.Option(2, min=1, help="Best of this many runs pe
         print_json(result)
         return
     keys = ("rt_factor_1", "rt_factor_2", "scaling_2_vs_1", "peak_rss_mb", "peak_rss_mb_10x",
-            "ffmpeg_decode_rt_factor", "fraction_of_decode_limit")
-    print_table([Col("figure"), Col("value", no_wrap=True)], [[k, str(result[k])] for k in keys])
+            "ffmpeg_decode_rt_factor", "fraction_of_decode_limit", "writer_segments_per_s", "driver_calls_per_s")
+    print_table([Col("figure"), Col("value", no_wrap=True)], [[k, str(result[k])] for k in keys if k in result])
 
 
 @app.command("query")
