@@ -5,7 +5,10 @@ audio-only and fused models; each fusion kind; AVLnet's Text-Tri; InfoNCE instea
 adversarial cross-modal loss; a student with under a quarter of the teacher's parameters trained
 alone and with distillation from the fused teacher. Every variant trains with the same recipe
 and is scored on the same held-out test split (text-to-video R@1/5/10, median rank). A variant
-whose `result.json` was written by the same config is reused, unless `retrain`.
+whose `result.json` was written by the same config, the same resolved model config and the same
+code (`avu.train.loop.code_version`: a hash of avu/models, avu/train and the avshapes builder) is
+reused, unless `retrain`; each row says whether it was (`reused`), and the JSON names the code
+version and the reused variants.
 """
 from __future__ import annotations
 
@@ -58,10 +61,10 @@ def _signature(cfg: TrainConfig) -> dict[str, Any]:
     return model_signature(mcfg.replace(**cfg.model_overrides) if cfg.model_overrides else mcfg)
 
 
-def _row(name: str, cfg: TrainConfig, result: dict[str, Any]) -> dict[str, Any]:
+def _row(name: str, cfg: TrainConfig, result: dict[str, Any], *, reused: bool) -> dict[str, Any]:
     t = result["test"]["t2v"]
     m = result["model_config"]  # what was trained, not what the overrides alone say
-    return {"variant": name, "model": cfg.model, "modalities": m["modalities"],
+    return {"variant": name, "reused": reused, "model": cfg.model, "modalities": m["modalities"],
             "fusion": m["fusion"], "retrieval": m["retrieval"], "loss": cfg.loss,
             "adversarial": cfg.adversarial, "distilled": bool(cfg.distill.teacher), "params": result["params"],
             **{k: round(t[k], 2) for k in ("R@1", "R@5", "R@10", "MdR")},
@@ -73,7 +76,7 @@ def run(base: TrainConfig, *, root: str | Path = "runs/avshapes", variants: list
         progress: Callable[[str, dict], None] | None = None, checkpoint: str | Path | None = None) -> dict[str, Any]:
     """Train (or reuse) each variant and return the benchmark's JSON object; with `checkpoint`, only
     score that model on the test split (text-to-video and video-to-text R@K)."""
-    from avu.train.loop import fit
+    from avu.train.loop import code_version, fit
     from avu.train.tasks import create_task
 
     if checkpoint is not None:
@@ -88,6 +91,7 @@ def run(base: TrainConfig, *, root: str | Path = "runs/avshapes", variants: list
     if "distilled" in names and "fused" not in names and not (root / "fused" / "best").is_dir():
         names = ["fused", *names]
     task = create_task(base)
+    version = code_version()
     rows: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
     for name in sorted(names, key=lambda n: n != "fused"):  # the teacher first
@@ -96,16 +100,18 @@ def run(base: TrainConfig, *, root: str | Path = "runs/avshapes", variants: list
         result = None
         if saved.is_file() and not retrain:
             doc = json.loads(saved.read_text())
-            if doc.get("config") == cfg.to_dict() and doc.get("model_config") == _signature(cfg) and "test" in doc:
+            if (doc.get("config") == cfg.to_dict() and doc.get("model_config") == _signature(cfg)
+                    and doc.get("code_version") == version and "test" in doc):
                 result = doc
-                log(f"{name}: reusing {saved}")
+                log(f"{name}: reusing {saved} (same config and code version {version})")
+        reused = result is not None
         if result is None:
             log(f"{name}: training ({cfg.epochs} epochs) -> {cfg.out}")
             for stale in ("best", "last"):  # a new config must not resume or pick an old best
                 shutil.rmtree(Path(cfg.out) / stale, ignore_errors=True)
             (Path(cfg.out) / "train.jsonl").unlink(missing_ok=True)
             result = fit(cfg, task=task, progress=progress)
-        rows[name] = _row(name, cfg, result)
+        rows[name] = _row(name, cfg, result, reused=reused)
         log(f"{name}: R@1 {rows[name]['R@1']:.1f}  R@5 {rows[name]['R@5']:.1f}  R@10 {rows[name]['R@10']:.1f}  "
             f"MdR {rows[name]['MdR']:g}  ({rows[name]['train_seconds']:.0f} s)")
     out: dict[str, Any] = {}
@@ -113,6 +119,8 @@ def run(base: TrainConfig, *, root: str | Path = "runs/avshapes", variants: list
         if key in rows:
             out[key] = {k: rows[key][k] for k in ("R@1", "R@5", "R@10", "MdR")}
     out["variants"] = list(rows.values())
+    out["code_version"] = version
+    out["reused"] = [n for n, r in rows.items() if r["reused"]]
     if all(k in rows for k in MAIN):
         best_single = max(rows["visual"]["R@1"], rows["audio"]["R@1"])
         gap = rows["fused"]["R@1"] - best_single

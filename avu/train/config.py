@@ -47,6 +47,7 @@ class TrainConfig:
     tri_av: float = 1.0  # Text-Tri: weight of the audio-visual pair loss (text-visual and text-audio weigh 1)
     adversarial: float = 0.0  # weight of the adversarial cross-modal loss (reconstruction + alignment + GRL); 0 = off
     distill: DistillConfig = field(default_factory=DistillConfig)  # distillation from a teacher
+    modality_dropout: float = 0.2  # training: chance a two-stream sample loses one stream (visual or audio, even odds)
     audio_crop: float = 3.0  # seconds of audio in a random crop per training item (0 = the whole clip)
     frame_jitter: bool = True  # random horizontal offset of a few pixels per training clip
     eval_every: int = 5  # evaluate on the validation split every N epochs (and at the end)
@@ -67,6 +68,8 @@ class TrainConfig:
             raise ValueError(f"loss must be 'mms' or 'infonce', got {self.loss!r}")
         if self.epochs < 1 or self.batch_size < 2 or self.lr <= 0 or self.eval_every < 1:
             raise ValueError("epochs >= 1, batch_size >= 2, lr > 0 and eval_every >= 1 are required")
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ValueError(f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
         if self.amp not in ("auto", "on", "off") or self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"amp must be auto/on/off and device auto/cpu/cuda, got {self.amp!r}, {self.device!r}")
 

@@ -70,6 +70,21 @@ def model_signature(mcfg) -> dict[str, Any]:
     return d
 
 
+def code_version() -> str:
+    """A short hash of the code that decides what a run learns: the source of avu.models (with the
+    model configs), avu.train and the avshapes data builder. Results record it; reuse requires it."""
+    import hashlib
+
+    from avu._paths import PACKAGE
+
+    h = hashlib.blake2b(digest_size=8)
+    files = [*sorted((PACKAGE / "models").rglob("*.py")), *sorted((PACKAGE / "models" / "configs").glob("*.yaml")),
+             *sorted((PACKAGE / "train").rglob("*.py")), PACKAGE / "data" / "avshapes.py"]
+    for f in files:
+        h.update(str(f.relative_to(PACKAGE)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def resolve_device(cfg: TrainConfig) -> torch.device:
     if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
@@ -179,7 +194,8 @@ def fit(cfg: TrainConfig, *, task=None, resume: bool = False, worker: Worker | N
             progress("epoch", row)
         if stopped:
             break
-    result: dict[str, Any] = {"config": cfg.to_dict(), "model": model.cfg.name, "model_config": model_signature(model.cfg),
+    result: dict[str, Any] = {"config": cfg.to_dict(), "code_version": code_version(), "model": model.cfg.name,
+                              "model_config": model_signature(model.cfg),
                               "params": count_parameters(model), "epochs_run": len(history),
                               "train_seconds": round(train_time, 1),
                               "samples_per_s": round(seen / max(train_time, 1e-9), 1), "workers": w.world,
@@ -192,4 +208,4 @@ def fit(cfg: TrainConfig, *, task=None, resume: bool = False, worker: Worker | N
     return result
 
 
-__all__ = ["fit", "Worker", "build_model", "resolve_device", "model_signature"]
+__all__ = ["fit", "Worker", "build_model", "code_version", "resolve_device", "model_signature"]

@@ -4,6 +4,16 @@ cross-modal embedding and knowledge distillation, as one module holding the loss
 
 `Objective(model, cfg)(batch) -> dict` returns the scalar "total" plus every part (floats in logs).
 The batch is what a task's `batch()` returns: {"video", "audio", "text"} tensors.
+
+Modality dropout (`cfg.modality_dropout`, training only, Text-Fused models that read both
+streams): each sample loses its visual stream with probability p/2 or its audio with p/2 (never
+both), marked through the fusion's presence masks. The fused embedding then learns to stand for
+a clip from one stream too, so the single-stream embeddings that ingest stores (`visual_emb` =
+the clip without its audio, `audio_emb` = without its picture) are trained, and early fusion's
+placeholders for an absent stream (`missing_visual` / `missing_audio`) get gradients instead of
+keeping their random initial values. Chosen over per-stream towers because it keeps one embedding
+space (a visual-only query compares with fused embeddings directly) and costs no extra pass.
+Text-Tri models already train each stream's embedding against the text and are left alone.
 """
 from __future__ import annotations
 
@@ -47,11 +57,22 @@ class Objective(nn.Module):
     def logit_scale(self) -> float:
         return float(self.temperature().detach()) if self.temperature is not None else self.cfg.scale
 
+    def stream_masks(self, model: AVModel, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Presence masks {"visual_mask", "audio_mask"} [B] for modality dropout ({} when it does not apply)."""
+        p = self.cfg.modality_dropout
+        if (p <= 0 or not model.training or model.cfg.retrieval != "fused" or model.visual is None
+                or model.audio is None or batch.get("video") is None or batch.get("audio") is None):
+            return {}
+        u = torch.rand(batch["video"].shape[0])  # the global generator, seeded by the trainer
+        device = batch["video"].device
+        return {"visual_mask": (u >= p / 2).to(device), "audio_mask": ((u < p / 2) | (u >= p)).to(device)}
+
     def forward(self, model: AVModel, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         parts: dict[str, torch.Tensor] = {}
         text_feats = model.text_features(batch["text"])  # once: the adversarial loss reconstructs them
         t = nn.functional.normalize(model.text_geu(text_feats), dim=-1)  # = model.encode_text(batch["text"])
-        vids = model.video_embeddings(batch, features=self.adversarial is not None)
+        vids = model.video_embeddings({**batch, **self.stream_masks(model, batch)},
+                                      features=self.adversarial is not None)
         v = vids["video"] if model.cfg.retrieval == "fused" else None
         if v is None:  # Text-Tri: text-visual, text-audio and audio-visual pairs
             parts["text_visual"] = self.pair_loss(t @ vids["visual"].T)
