@@ -1,0 +1,131 @@
+"""`avu bench perception`: how fast each pretrained perception model runs here, and what the
+Perceiver costs per 2 s segment at its chosen sampling.
+
+Per model, items per second on one thread (the best of `repeats` timed passes over the same real
+items, after one warm-up): YAMNet 0.975 s patches, MobileNetV2 224 px frames, YOLOX-Nano frames
+(letterboxed to 416), OCR frames with text (the manifesto title card, 320 x 180) and without
+(Big Buck Bunny). Then the Perceiver on the shared clips exactly as ingest hands them over (2 s
+segments, 4 frames at 2 fps resized to 224 x 224, 16 kHz mono audio; decoding not timed):
+seconds per segment, per modality, and video seconds per wall second of perception alone on one
+core. With one Perceiver per core, a 2-core machine does twice that, before decoding, speech and
+the index writes.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+CLIPS = ("big_buck_bunny_480p_30s.mp4", "tears_of_steel_battle.webm", "manifesto.mp4")
+WINDOW, FPS, SIZE = 2.0, 2.0, 224  # ingest's defaults (avu.ingest.config.IngestConfig)
+
+
+def _best(fn, repeats: int) -> float:
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _decode(path: Path, max_segments: int | None):
+    """(frames [T, 224, 224, 3], audio) per 2 s segment of a clip, as ingest decodes them."""
+    from avu.media import probe, read_audio, read_frames
+
+    dur = probe(path).duration
+    n = int(dur // WINDOW)
+    n = min(n, max_segments) if max_segments else n
+    audio = read_audio(path, sr=16000).waveform.numpy()
+    out = []
+    for k in range(n):
+        t0 = k * WINDOW
+        times = [t0 + (i + 0.5) / FPS for i in range(int(WINDOW * FPS))]
+        frames = read_frames(path, times=times, size=SIZE).data.numpy()
+        out.append((frames, audio[int(t0 * 16000):int((t0 + WINDOW) * 16000)]))
+    return out
+
+
+def model_speeds(video_dir: Path, *, models_dir=None, threads: int = 1, repeats: int = 3) -> dict[str, Any]:
+    """Items per second of each model on real items (see the module docstring)."""
+    from avu.media import read_audio, read_frames
+    from avu.perception.files import find_model
+    from avu.perception.mobilenet import MobileNetV2
+    from avu.perception.ocr import OCR
+    from avu.perception.yamnet import YAMNet, patches
+    from avu.perception.yolox import YOLOXNano
+
+    bbb = video_dir / "big_buck_bunny_480p_30s.mp4"
+    frames = read_frames(bbb, times=[1.0 + 2 * i for i in range(8)]).data.numpy()  # native 854 x 480
+    small = read_frames(bbb, times=[1.0 + 2 * i for i in range(8)], size=SIZE).data.numpy()
+    pt = patches(read_audio(bbb, sr=16000, start=0, end=10).waveform.numpy())
+    card = read_frames(video_dir / "manifesto.mp4", times=[1.0, 3.0]).data.numpy()
+    f = lambda n: find_model(n, models_dir)  # noqa: E731
+    yam = YAMNet(f("yamnet.tflite"), f("yamnet_class_map.csv"), threads=threads)
+    mob = MobileNetV2(f("tf2_mobilenet_v2_1.0_224_ptq.tflite"), f("imagenet_labels.txt"), threads=threads)
+    yolo = YOLOXNano(f("yolox_nano.onnx"), f("coco80_labels.txt"), threads=threads)
+    ocr = OCR(threads=threads)
+    out = {}
+    for key, n, fn in (("yamnet_patches_per_s", len(pt), lambda: yam.run(pt)),
+                       ("mobilenet_frames_per_s", len(small), lambda: mob.run(small)),
+                       ("yolox_frames_per_s", len(frames), lambda: yolo.run(frames)),
+                       ("ocr_frames_per_s_with_text", len(card), lambda: ocr.run(card)),
+                       ("ocr_frames_per_s_no_text", len(small), lambda: ocr.run(small))):
+        out[key] = round(n / _best(fn, repeats), 2)
+    return out
+
+
+def perceiver_cost(video_dir: Path, clips: Sequence[str], *, models_dir=None, threads: int = 1,
+                   max_segments: int | None = None) -> dict[str, Any]:
+    """The Perceiver over the clips' 2 s segments: seconds per segment (total and per modality)."""
+    from avu.perception import MODALITIES, Perceiver
+
+    per_clip, total, video = [], 0.0, 0.0
+    seconds = {m: 0.0 for m in MODALITIES}
+    segments = 0
+    for name in clips:
+        segs = _decode(video_dir / name, max_segments)
+        p = Perceiver(models_dir=models_dir, threads=threads)  # a fresh one per video, as an ingest worker
+        if p.missing:
+            raise RuntimeError("; ".join(p.missing.values()))
+        t = time.perf_counter()
+        p.perceive_batch(segs)
+        dt = time.perf_counter() - t
+        per_clip.append({"clip": name, "segments": len(segs), "seconds": round(dt, 2),
+                         "rt_factor": round(len(segs) * WINDOW / dt, 1),
+                         "seconds_by_modality": {m: round(v, 2) for m, v in p.seconds.items()}})
+        total += dt
+        video += len(segs) * WINDOW
+        segments += len(segs)
+        for m, v in p.seconds.items():
+            seconds[m] += v
+    return {"clips": per_clip, "segments": segments, "video_seconds": video,
+            "seconds_per_segment": round(total / max(1, segments), 4),
+            "seconds_per_segment_by_modality": {m: round(v / max(1, segments), 4) for m, v in seconds.items()},
+            "rt_factor_one_core": round(video / total, 1) if total else None}
+
+
+def run(*, video_dir: str | Path | None = None, clips: Sequence[str] = CLIPS, models_dir=None, threads: int = 1,
+        repeats: int = 3, max_segments: int | None = None) -> dict[str, Any]:
+    """Both parts (the JSON of `avu bench perception`)."""
+    import os
+
+    from avu._paths import shared_data
+    from avu.bench.decode import machine
+
+    vdir = Path(video_dir) if video_dir else Path(shared_data()) / "video"
+    load = os.getloadavg()[0]
+    out = {"machine": machine(), "threads": threads, "load_average_at_start": round(load, 2),
+           "models": model_speeds(vdir, models_dir=models_dir, threads=threads, repeats=repeats),
+           "perceiver": perceiver_cost(vdir, clips, models_dir=models_dir, threads=threads,
+                                       max_segments=max_segments)}
+    rt = out["perceiver"]["rt_factor_one_core"]
+    cores = os.cpu_count() or 1
+    out["rt_factor_all_cores"] = round(rt * cores, 1) if rt else None  # one Perceiver per core, perception alone
+    return out
+
+
+__all__ = ["CLIPS", "model_speeds", "perceiver_cost", "run"]
