@@ -104,7 +104,9 @@ def run_ingest(paths: list, index: str, opts: IngestOptions | None = None, *, pr
 
 
 def _run_on_ray(files, index, opts: IngestOptions, ndec: int, progress, stats: dict, t0: float) -> list[Result]:
-    from pipelines._actors import Decoder, Embedder, Writer
+    from pipelines._actors import Embedder
+    from pipelines._decoder import Decoder
+    from pipelines._writer import Writer
 
     cfg_d = {k: v for k, v in opts.config.to_dict().items() if k != "schema_version"}
     threads = opts.decoder_threads or max(1, (os.cpu_count() or 1) // ndec)
