@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 from avu.cli.speech import app as speech_app
 from avu.eval.asr import paraphrase_rank1, wer, word_errors
 from avu.media import Cue, NoAudioStream, read_subtitles
-from avu.speech.align import AlignmentError, AlignResult, apply_alignment, estimate_offset, match_cues, normalize_words
-from avu.speech.asr import Transcript, Word, read_transcript, transcribe, write_transcript
+from avu.speech.align import (MIN_SHIFT, AlignmentError, AlignResult, apply_alignment, estimate_offset, match_cues,
+                              median_ci, normalize_words)
+from avu.speech.asr import SpeechGuard, Transcript, Word, read_transcript, transcribe, write_transcript
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +198,35 @@ def test_alignment_errors_and_clamping():
     r = AlignResult(offset=-2.0, scale=1.0, drift=0.0, matched=3, total=3, inliers=3, residual=0.0)
     fixed = apply_alignment([Cue(0.5, 1.5, "gone"), Cue(1.0, 3.0, "clamped"), Cue(4.0, 5.0, "moved")], r)
     assert fixed == [Cue(0.0, 1.0, "clamped"), Cue(2.0, 3.0, "moved")]
+
+
+def test_median_confidence_interval():
+    assert median_ci(np.arange(30.0)) == (9.0, 20.0)  # ranks 10 and 21 of 30 (binomial table)
+    assert median_ci(np.array([3.0, 1.0, 2.0])) == (1.0, 3.0)  # too few values: min and max
+
+
+@pytest.mark.shared
+def test_correct_subtitles_are_left_alone(manifesto_cues, manifesto_asr):
+    r = estimate_offset(manifesto_cues, manifesto_asr.words)
+    assert 0.0 < r.measured_offset < MIN_SHIFT  # measured +0.16 s: the recogniser's own lag
+    assert r.offset_ci[0] <= r.measured_offset <= r.offset_ci[1]
+    assert not r.significant and r.offset == 0.0 and r.scale == 1.0
+    assert apply_alignment(manifesto_cues, r) == manifesto_cues
+    half = [Cue(c.start + 0.5, c.end + 0.5, c.text) for c in manifesto_cues]
+    assert estimate_offset(half, manifesto_asr.words).significant  # half a second is fixed
+
+
+def test_speech_guard_rule():
+    g = SpeechGuard()
+    assert not g.keeps(0.622, -0.898)  # Big Buck Bunny's "Mm-hmm."
+    assert g.keeps(0.55, -0.28) and g.keeps(0.9, -0.2) and g.keeps(0.1, -1.5)  # sonnet, sure text, speech
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("clip", ["big_buck_bunny_240p_5s.mp4", "flower.webm"])
+def test_no_cue_without_speech(shared_data, clip):
+    t = transcribe(shared_data / "video" / clip)
+    assert t.cues == [] and t.words == [] and t.duration > 4.9
 
 
 # -- paraphrase retrieval and the CLI -----------------------------------------------------------

@@ -107,7 +107,7 @@ def voice_pool(shared: Path, split: str) -> dict[str, list[Excerpt]]:
         pool[voice] = _excerpts(voice, wave, *((0.0, half) if split == "dev" else (half, float("inf"))))
     for voice, rels in _SHORT[split].items():
         pool[voice] = [e for rel in rels for e in _excerpts(voice, read_audio(shared / rel, sr=SR).waveform.numpy())]
-    return pool
+    return {v: ex for v, ex in pool.items() if ex}
 
 
 def _short_cut(ex: Excerpt, rng: np.random.Generator) -> Excerpt | None:
