@@ -21,7 +21,7 @@ from avu.cli._output import Col, print_table
 
 app = typer.Typer()
 
-BAR_WIDTH = 24  # cells of the bar itself; the counts beside it shorten at narrow widths instead
+BAR_WIDTH = 20  # cells of the bar itself; the counts beside it shorten at narrow widths instead
 WIDE = 110  # terminal width from which the counts are spelt out in full
 
 
@@ -59,7 +59,7 @@ def _counts(stats: dict, wall: float, width: int) -> str:
     if width >= WIDE:
         return (f"done {stats['done']}  failed {stats['failed']}  skipped {stats['skipped']}  "
                 f"{stats['seconds'] / 3600:.3f} video-h  {rate:.1f}x real time")
-    return f"{stats['done']} done {stats['failed']} failed {stats['skipped']} skipped {rate:.0f}x"
+    return f"{stats['done']} done {stats['failed']} failed {stats['skipped']} skipped {rate:.1f}x"
 
 
 def ingest_with_progress(paths: list[Path], index: Path, cfg, *, decoders: int | None = None, embedders: int = 1,
@@ -69,12 +69,12 @@ def ingest_with_progress(paths: list[Path], index: Path, cfg, *, decoders: int |
     nothing to ingest are a usage error (`typer.BadParameter`), raised before any index exists."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from avu.ingest.discover import IngestInputError, discover
+    import avu.ingest as ingest_api
     from pipelines.ingest import IngestOptions, run_ingest
 
     try:
-        total = len(discover(paths))
-    except IngestInputError as e:
+        total = len(ingest_api.discover(paths))
+    except ingest_api.IngestInputError as e:
         raise typer.BadParameter(str(e), param_hint="PATHS") from None
     opts = IngestOptions(config=cfg, decoders=decoders, embedders=embedders, ray_address=ray_address)
     stats = {"done": 0, "failed": 0, "skipped": 0, "seconds": 0.0}
