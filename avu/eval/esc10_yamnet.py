@@ -85,14 +85,27 @@ def choose(feats: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray, train
     return best
 
 
+def cached_patch_embeddings(root: Path, cache: Path | None, **kwargs):
+    """`load_patch_embeddings`, read from / written to `cache` (.npz) when given."""
+    if cache is not None and Path(cache).is_file():
+        z = np.load(cache, allow_pickle=False)
+        return list(z["emb"]), z["y"], z["folds"], [str(v) for v in z["labels"]]
+    embs, y, folds, labels = load_patch_embeddings(root, **kwargs)
+    if cache is not None:
+        np.savez(cache, emb=np.stack(embs), y=y, folds=folds, labels=np.array(labels))
+    return embs, y, folds, labels
+
+
 def run(*, data_dir: str | Path | None = None, folds: Sequence[int] = (1, 2, 3, 4, 5), models_dir=None,
-        threads: int = 1, seed: int = 0) -> dict[str, Any]:
-    """Nested 5-fold evaluation (see the module docstring); the JSON of the command."""
+        threads: int = 1, seed: int = 0, cache: str | Path | None = None) -> dict[str, Any]:
+    """Nested 5-fold evaluation (see the module docstring); the JSON of the command. `cache`: an
+    .npz keeping the YAMNet embeddings between runs (features only; every fit is redone)."""
     from avu._paths import shared_data
 
     root = Path(data_dir) if data_dir else Path(shared_data()) / "esc10"
     t0 = time.perf_counter()
-    embs, y, fold_of, labels = load_patch_embeddings(root, models_dir=models_dir, threads=threads)
+    embs, y, fold_of, labels = cached_patch_embeddings(root, Path(cache) if cache else None,
+                                                       models_dir=models_dir, threads=threads)
     t1 = time.perf_counter()
     feats = {how: np.stack([pool(e, how) for e in embs]) for how in POOLINGS}
     all_folds = sorted(set(fold_of.tolist()))
@@ -111,4 +124,4 @@ def run(*, data_dir: str | Path | None = None, folds: Sequence[int] = (1, 2, 3, 
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
-__all__ = ["CS", "POOLINGS", "choose", "load_patch_embeddings", "pool", "run"]
+__all__ = ["CS", "POOLINGS", "cached_patch_embeddings", "choose", "load_patch_embeddings", "pool", "run"]

@@ -4,14 +4,17 @@ Models are loaded once per Perceiver (one per worker), each with an explicit thr
 modality whose model file is missing (or wrong) is not faked: it is left out, named in `missing`
 with a one-line message, and its lists stay empty.
 
-Sampling inside a segment (ingest hands over 2 frames per second, 4 for a 2 s segment). The
-costs per item on this 2-core machine (`avu bench perception`) set it: MobileNetV2 is a few ms
-per frame, so every frame given is classified (up to `seen_frames`); YOLOX-Nano costs ~10x more,
-so it runs on `object_frames` = 2 frames (1 fps at the ingest rate, the key frame included); OCR
-runs on the key frame only (`read_frames` = 1), and is skipped when the key frame looks like the
-last one read (a 32x32 grey thumbnail differing by less than `ocr_reuse_diff` grey levels on
-average): static title cards and slides are read once, not every 2 s. Its text detector acts as
-the cheap "is there text" gate: recognition runs only on frames where it finds boxes.
+Sampling inside a segment (ingest hands over 2 frames per second, 4 for a 2 s segment), set by
+`avu bench perception` on the shared clips (one thread each; 45 segments; the machine was shared,
+load average 22 on 2 cores, so the absolute times are ~10x an idle core's but the shares hold):
+with every frame through MobileNetV2 and 2 through YOLOX-Nano a segment cost 2.50 s, of which
+seen 0.99, objects 0.89, read 0.32, heard 0.30. MobileNetV2 therefore takes `seen_frames` = 2
+frames (1 fps: the frames of a 2 s segment are near-duplicates), YOLOX-Nano the key frame only
+(`object_frames` = 1; its boxes are the key frame's anyway), and OCR the key frame only
+(`read_frames` = 1), skipped when the key frame looks like the last one read (a 32x32 grey
+thumbnail differing by less than `ocr_reuse_diff` grey levels on average): static title cards and
+slides are read once, not every 2 s. OCR's text detector is the cheap "is there text" gate:
+recognition runs only on frames where it finds boxes.
 YAMNet runs on every 0.975 s patch (hop 0.48 s: 4 patches per 2 s segment, the last zero-padded).
 """
 from __future__ import annotations
@@ -37,8 +40,8 @@ class PerceiverConfig:
     heard_min: float = 0.05  # ...with at least this mean score
     seen_top_k: int = 20  # ImageNet tags kept (the ConSE label count: chosen on the 104 COCO train images)
     seen_min: float = 0.0  # ...with at least this averaged probability (0.01 was no better on COCO train)
-    seen_frames: int = 4  # frames classified by MobileNetV2 per segment (evenly spaced)
-    object_frames: int = 2  # frames YOLOX-Nano runs on per segment (the key frame among them)
+    seen_frames: int = 2  # frames classified by MobileNetV2 per segment (evenly spaced, key frame among them)
+    object_frames: int = 1  # frames YOLOX-Nano runs on per segment (the key frame first)
     object_min: float = 0.25  # detection score for objects and boxes (chosen on COCO train over 0.4)
     read_frames: int = 1  # frames OCR runs on per segment (the key frame first)
     ocr_reuse_diff: float = 4.0  # mean grey-level difference under which the last OCR result is reused
