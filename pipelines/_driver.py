@@ -2,7 +2,9 @@
 
 Each video is a `Job` on one decode actor: INSPECT (hash + probe) -> PLAN (segments, subtitles or
 ASR) -> for each batch of segments a DECODE on that actor whose clips go straight to an EMBED on an
-embed actor (plus one CUES call) -> one WRITE of the whole video. A failure at any step becomes a
+embed actor (plus one CUES call) -> one WRITE of the whole video: an embed actor writes the video's
+rows as fragments (`pack`) and the writer commits them (the WRITE's argument is the pack's reply,
+so the engine runs the commit when the fragments are written). A failure at any step becomes a
 FAIL_WRITE (the video's `failed` row). The `Driver` holds the queues and counts; `run()` waits for
 one reply at a time and hands it to the handler of its call kind.
 
@@ -150,7 +152,8 @@ class Driver:
         self.backend.call(self.decoders[job.decoder], "release", job.path)
         self._release(job)
         row = video_row(job, self.cfg, self.models)
-        write = self.backend.call(self.writer, "write", row, job.cue_ref, *job.done_refs)
+        packed = self._embed_call("pack", job.plan.video_id, job.cue_ref, *job.done_refs)  # rows -> fragments
+        write = self.backend.call(self.writer, "write", row, packed)  # runs once `packed` is in
         self.waiting[write] = (Call.WRITE, job)
         self.writes += 1
 

@@ -11,7 +11,8 @@ videos already indexed with the same config are found by their content hash in t
 
 The rest runs on Ray: the driver (`pipelines/_driver.py`) plans each video on a decode actor, then
 streams it in batches of segments, decoded by that actor and embedded by an embed actor; when every
-batch of a video is embedded the writer commits the video at once. A video that fails becomes a
+batch of a video is embedded an embed actor writes its rows as Lance fragments and the one writer
+commits them with the video's `done` row (videos that wait commit together). A video that fails becomes a
 `failed` row with its reason; the rest go on. Limits (in-flight batches, queued writes, call
 time-outs, a decode actor's memory guard) are in `IngestOptions`. If the index cannot be written (a
 full disk), the job stops with `IndexWriteError`: what was committed stays whole, and a re-run resumes.
@@ -33,6 +34,7 @@ if __name__ == "__main__":  # run as a script (ray job submit): make the reposit
 
 from avu.ingest import IngestConfig, discover
 from avu.store import IndexStore
+from avu.store._fragments import remove_leftovers
 from pipelines._driver import Driver
 from pipelines._jobs import DriverLimits, IndexWriteError, Result
 from pipelines._ray import RayBackend, ray_session
@@ -114,10 +116,11 @@ def _run_on_ray(files, index, opts: IngestOptions, ndec: int, progress, stats: d
     def new_decoder():
         return Decoder.options(num_cpus=1).remote(cfg_d, threads, opts.decode_memory_mb)
 
-    decoders = [new_decoder() for _ in range(ndec)]
-    embedders = [Embedder.options(num_cpus=1).remote(cfg_d, 1) for _ in range(opts.embedders)]
-    writer = Writer.options(num_cpus=0).remote(index)
     already = IndexStore(index).done()
+    remove_leftovers(index)  # fragments a dead run wrote and never committed; before anything writes
+    decoders = [new_decoder() for _ in range(ndec)]
+    embedders = [Embedder.options(num_cpus=1).remote(cfg_d, 1, index) for _ in range(opts.embedders)]
+    writer = Writer.options(num_cpus=0).remote(index)
     models = ray.get(embedders[0].versions.remote())
     stats["pids"] = ray.get([a.pid.remote() for a in (*decoders, *embedders, writer)])  # all actors are up
     t1 = time.perf_counter()

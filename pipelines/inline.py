@@ -111,6 +111,10 @@ class TrivialEmbedder:
     def cues(self, video_id: str, cues: list, text_source, language) -> list[dict]:
         return []
 
+    def pack(self, video_id: str, cue_rows: list[dict], *row_lists: list[dict]) -> list[dict]:
+        """The video's rows in one list (the real actor writes them as fragments)."""
+        return [r for rows in row_lists for r in rows]
+
 
 class TrivialWriter:
     """Keeps each video's rows in memory: `written[video_id]`, `failed[video_id]`."""
@@ -119,8 +123,7 @@ class TrivialWriter:
         self.written: dict[str, list[dict]] = {}
         self.failed: dict[str, str] = {}
 
-    def write(self, video: dict, cue_rows: list[dict], *row_lists: list[dict]) -> int:
-        rows = [r for rows in row_lists for r in rows]
+    def write(self, video: dict, rows: list[dict]) -> int:
         self.written[video["video_id"]] = rows
         return len(rows)
 

@@ -1,13 +1,26 @@
-"""The index writer's capacity for `avu bench ingest`: segments committed per second.
+"""The index writer's capacity for `avu bench ingest`: segments made visible per second.
 
 Synthetic rows of the real schema (every column of `segments`, `cues` and `videos` filled by its
 type: unit-norm embeddings, real key-frame JPEGs cut from a shared clip, JSON event scores), written
-as ingest writes them: one `IndexStore.write_video` (one atomic commit) per video, into a fresh
-local index. Compaction is not timed, as in ingest's `run_s`.
+the two ways an index has been written, into fresh local indexes:
+
+- the fragment path (ingest's): `producers` worker processes write each video's rows as one
+  segments fragment and one cues fragment (`FragmentWriter`, what an embed actor does), then the
+  single committer (`Committer`, the writer actor) makes them visible. The producers' time is
+  reported apart (`fragment_segments_per_s`, all producers together): they run on every node of a
+  cluster, so they scale with it. `writer_segments_per_s` times the committer alone, the one part
+  every video goes through: the commits of videos waiting `writer_group` at a time (as the writer
+  actor commits the videos that wait while it commits), and `writer_segments_per_s_one_video`
+  one video per commit (a writer that never falls behind);
+- the per-video path (before fragments): one `IndexStore.write_video` (rows sent to the writer,
+  one atomic commit per video) for `writer_table_add_segments_per_s`.
+
+Compaction is not timed, as in ingest's `run_s`.
 """
 from __future__ import annotations
 
 import json
+import multiprocessing
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +31,7 @@ import pyarrow as pa
 from avu.ingest.features import keyframe_jpeg
 from avu.media import read_frames
 from avu.store import IndexStore
+from avu.store._fragments import Committer, FragmentWriter
 from avu.store.tables import CUES, SEGMENTS
 
 EVENTS = json.dumps({f"class_{i}": 0.1 for i in range(10)})  # the size of an ESC-10 score row
@@ -57,25 +71,71 @@ def synthetic_rows(schema: pa.Schema, video_id: str, n: int, rng, jpegs: list[by
     return rows
 
 
-def writer_segments_per_s(clip: Path, *, videos: int = 12, segments: int = 300, cues: int = 100,
-                          seed: int = 0) -> dict:
-    """Commit `videos` synthetic videos of `segments` segments (and `cues` cues) each, one commit
-    per video; returns the rate and what was written."""
+def _video(vid: str, segments: int) -> dict:
+    return {"video_id": vid, "path": f"/synthetic/{vid}.mp4", "duration": 2.0 * segments, "size_bytes": 1,
+            "has_video": True, "has_audio": True, "config_hash": "synthetic"}
+
+
+def _work(vids: list[str], segments: int, cues: int, seed: int, jpegs: list[bytes]):
     rng = np.random.default_rng(seed)
+    return [(vid, synthetic_rows(SEGMENTS, vid, segments, rng, jpegs),
+             synthetic_rows(CUES, vid, cues, rng, jpegs, window=2 * segments / cues)) for vid in vids]
+
+
+def _produce(args) -> tuple[list, float]:
+    """A producer process: build its videos' rows (not timed), write them as fragments (timed)."""
+    index, vids, segments, cues, seed, jpegs = args
+    work = _work(vids, segments, cues, seed, jpegs)
+    writer = FragmentWriter(index)
+    t = time.perf_counter()
+    out = [(vid, [writer.write("segments", vid, rows), writer.write("cues", vid, cue_rows)])
+           for vid, rows, cue_rows in work]
+    return out, time.perf_counter() - t
+
+
+def _fragment_path(root: Path, vids: list[str], segments: int, cues: int, producers: int, group: int,
+                   jpegs: list[bytes]) -> tuple[float, float, int]:
+    """Producers write, then the committer commits `group` videos at a time: (seconds of the
+    slowest producer's writes, seconds of the commits, groups committed)."""
+    store = IndexStore(root, create=True)
+    committer = Committer(store)
+    shares = [(store.uri, vids[k::producers], segments, cues, k, jpegs) for k in range(producers)]
+    with multiprocessing.get_context("spawn").Pool(producers) as pool:  # no fork: LanceDB holds threads
+        pool.map(_produce, [(store.uri, [], 0, 0, 0, jpegs)] * producers)  # workers up and imported
+        parts = pool.map(_produce, shares)
+    produce_s = max(dt for _, dt in parts)  # the producers write side by side; each times its writes
+    receipts = [item for part, _ in parts for item in part]
+    t = time.perf_counter()
+    for g in range(0, len(receipts), group):
+        committer.commit_together([(_video(vid, segments), r) for vid, r in receipts[g:g + group]])
+    commit_s = time.perf_counter() - t
+    stored = IndexStore(root).segments.count_rows()
+    if stored != len(vids) * segments or len(store.done()) != len(vids):
+        raise RuntimeError(f"writer benchmark: {stored} segment rows visible, expected {len(vids) * segments}")
+    return produce_s, commit_s, committer.groups
+
+
+def writer_segments_per_s(clip: Path, *, videos: int = 16, segments: int = 300, cues: int = 100,
+                          producers: int = 2, group: int = 4, seed: int = 0) -> dict:
+    """Write `videos` synthetic videos of `segments` segments (and `cues` cues) each, the fragment
+    way (grouped, and one video per commit) and the per-video way; the rates (see the module)."""
     jpegs = keyframes(clip)
-    work = [(f"synthetic{k:04d}", synthetic_rows(SEGMENTS, f"synthetic{k:04d}", segments, rng, jpegs),
-             synthetic_rows(CUES, f"synthetic{k:04d}", cues, rng, jpegs, window=2 * segments / cues))
-            for k in range(videos)]
+    vids = [f"synthetic{k:04d}" for k in range(videos)]
+    n = videos * segments
     with tempfile.TemporaryDirectory(prefix="avu-bench-writer-") as tmp:
-        store = IndexStore(Path(tmp) / "index", create=True)
+        prod_g, commit_g, groups = _fragment_path(Path(tmp) / "grouped", vids, segments, cues, producers, group, jpegs)
+        prod_1, commit_1, _ = _fragment_path(Path(tmp) / "single", vids, segments, cues, producers, 1, jpegs)
+        store = IndexStore(Path(tmp) / "table_add", create=True)
+        work = _work(vids, segments, cues, seed, jpegs)
         t = time.perf_counter()
         for vid, rows, cue_rows in work:
-            video = {"video_id": vid, "path": f"/synthetic/{vid}.mp4", "duration": 2.0 * segments,
-                     "size_bytes": 1, "has_video": True, "has_audio": True, "config_hash": "synthetic"}
-            store.write_video(video, rows, cue_rows)
-        seconds = time.perf_counter() - t
-        stored = store.segments.count_rows()
-    if stored != videos * segments:
-        raise RuntimeError(f"writer benchmark: {stored} segment rows stored, expected {videos * segments}")
-    return {"writer_segments_per_s": round(videos * segments / seconds, 1), "writer_videos": videos,
-            "writer_segments_per_video": segments, "writer_jpeg_bytes": int(np.mean([len(j) for j in jpegs]))}
+            store.write_video(_video(vid, segments), rows, cue_rows)
+        table_add_s = time.perf_counter() - t
+        if store.segments.count_rows() != n:
+            raise RuntimeError(f"writer benchmark: {store.segments.count_rows()} segment rows stored, expected {n}")
+    return {"writer_segments_per_s": round(n / commit_g, 1), "writer_group": group, "writer_groups": groups,
+            "writer_segments_per_s_one_video": round(n / commit_1, 1),
+            "writer_table_add_segments_per_s": round(n / table_add_s, 1),
+            "fragment_segments_per_s": round(n / min(prod_g, prod_1), 1), "fragment_producers": producers,
+            "writer_videos": videos, "writer_segments_per_video": segments, "writer_cues_per_video": cues,
+            "writer_jpeg_bytes": int(np.mean([len(j) for j in jpegs]))}
