@@ -3,6 +3,7 @@ baseline on the real TVSum annotations, and summaries of an index built from the
 (budget, coverage, spoken lines, query focus, contact sheet, rendered mp4, the commands)."""
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 
@@ -16,7 +17,8 @@ from typer.testing import CliRunner
 from avu import metrics
 from avu.cli import app as avu_app
 from avu.store.tables import IndexStore
-from avu.summaries import summarize as S
+
+S = importlib.import_module("avu.summaries.summarize")  # the module (the package exports the function)
 
 
 # -- knapsack -------------------------------------------------------------------------------------

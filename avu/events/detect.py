@@ -30,14 +30,16 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "esc10.safetensors"
 
 
 class Event(NamedTuple):
-    """A detected event: label, start and end seconds, confidence in [0, 1], and its kind:
-    "sound" (an ESC-10 class), "prompt" (a free-text prompt), "visual" or "audio-visual"."""
+    """A detected event: label, start and end seconds, confidence in [0, 1], its kind: "sound"
+    (an AudioSet or ESC-10 class), "prompt" (a free-text prompt), "object" (a COCO object on
+    screen), "visual" or "audio-visual"; and for objects the most seen at once in one frame."""
 
     label: str
     start: float
     end: float
     confidence: float
     kind: str = "sound"
+    count: int | None = None
 
 
 class EventModel:

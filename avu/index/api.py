@@ -115,39 +115,61 @@ class Index:
     def segments(self, video: str) -> list[dict]:
         return self.store.segment_rows(self._video(video)["video_id"])
 
-    def events(self, video: str, *, threshold: float = 0.8, min_duration: float = 2.0,
-               smoothing: int = 1, prompts: Sequence[str] | None = None, visual: bool = False) -> list:
-        """Events `(label, start, end, confidence, kind)` of one video, sorted by start.
+    def events(self, video: str, *, threshold: float | None = None, min_duration: float = 2.0,
+               smoothing: int = 1, prompts: Sequence[str] | None = None, visual: bool = False,
+               sounds: str = "auto") -> list:
+        """Events `(label, start, end, confidence, kind, count)` of one video, sorted by start.
 
-        Sound events come from the segments' stored ESC-10 probabilities (segments quieter than
-        -60 dBFS hold none). The model knows ten sounds and nothing else: any sound gets a
-        distribution over those ten, so the default threshold is high and events are a hint,
-        not ground truth. `prompts` replaces the ten classes by free-text prompts, each scored
-        through the classes' meaning (`avu.events.prompts`; a prompt that matches no class
-        raises `UnknownPrompt`) and labelled with its text. `visual=True` adds "high motion"
-        and "scene change" events and "<sound> + motion" audio-visual ones (`avu.events.visual`);
-        a video without audio then gives its visual events only.
+        Sounds (`sounds`): "audioset" reads the AudioSet tags perception stored (YAMNet, 521
+        classes; `avu.events.perceived`), "esc10" the shipped ESC-10 specialist's probabilities
+        (ten classes: any sound gets a distribution over those ten, so its default threshold is
+        high), "auto" AudioSet when the video was perceived, else ESC-10. `threshold` defaults to
+        `AUDIOSET_THRESHOLD` or 0.8 (ESC-10). Segments quieter than -60 dBFS hold no sound event.
+        `prompts` replaces the classes by free-text prompts matched to them by meaning (a prompt
+        that matches no class raises `UnknownPrompt`), labelled with their text. `visual=True`
+        adds "high motion" and "scene change" events, objects on screen ("person", with the most
+        seen at once), "<sound> + motion" events and "<seen> + <heard>" events where sight and
+        sound agree (a dog seen and a bark heard).
         """
         from avu.events.detect import detect_events
+        from avu.events.perceived import AUDIOSET_THRESHOLD, perceived_events
         from avu.events.timeline import SILENCE_DB
 
-        cols = ["start", "end", "event_scores", "audio_db"] + (["motion", "keyframe_jpeg"] if visual else [])
+        if sounds not in ("auto", "audioset", "esc10"):
+            raise ValueError(f"sounds must be 'auto', 'audioset' or 'esc10', got {sounds!r}")
+        perceived = [c for c in ("heard_json", "seen_json", "objects_json") if self.store.has_column(c)]
+        cols = ["start", "end", "event_scores", "audio_db", *perceived] + (["motion", "keyframe_jpeg"] if visual else [])
         segs = self.store.segment_rows(self._video(video)["video_id"], cols)
-        rows = [(r["start"], r["end"], json.loads(r["event_scores"])) for r in segs if r["event_scores"]]
         quiet = {(r["start"], r["end"]) for r in segs if r["audio_db"] is not None and r["audio_db"] < SILENCE_DB}
+        has_heard = any(r.get("heard_json") is not None for r in segs)
+        if sounds == "audioset" and not has_heard:
+            raise ValueError(f"{video}: no AudioSet tags stored (perception was off or its YAMNet file missing at "
+                             "ingest); use sounds='esc10' or ingest again with the models installed")
+        rows = [(r["start"], r["end"], json.loads(r["event_scores"])) for r in segs if r["event_scores"]]
         rows = [(s, e, {k: 0.0 for k in p} if (s, e) in quiet else p) for s, e, p in rows]
-        kind = "sound"
-        if prompts is not None:
-            from avu.events.prompts import prompt_rows
+        if sounds == "audioset" or (sounds == "auto" and has_heard):
+            th = AUDIOSET_THRESHOLD if threshold is None else threshold
+            loud = [r if (r["start"], r["end"]) not in quiet else {**r, "heard_json": "[]"} for r in segs]
+            found = perceived_events(loud, threshold=th, min_duration=min_duration, smoothing=smoothing,
+                                     prompts=prompts, visual=visual)
+        else:
+            th = 0.8 if threshold is None else threshold
+            kind = "sound"
+            if prompts is not None:
+                from avu.events.prompts import prompt_rows
 
-            rows, kind = prompt_rows(rows, list(prompts)), "prompt"
-        found = detect_events(rows, threshold=threshold, min_duration=min_duration, smoothing=smoothing, kind=kind)
+                rows, kind = prompt_rows(rows, list(prompts)), "prompt"
+            found = detect_events(rows, threshold=th, min_duration=min_duration, smoothing=smoothing, kind=kind)
+            if visual and any(r.get("objects_json") is not None for r in segs):
+                found += [e for e in perceived_events(segs, threshold=AUDIOSET_THRESHOLD if threshold is None
+                                                      else threshold, min_duration=min_duration,
+                                                      smoothing=smoothing, visual=True) if e.kind == "object"]
         if visual:
             from avu.events.visual import audio_visual_events, visual_events
 
             found += visual_events(segs, smoothing=smoothing, min_duration=min_duration)
-            found += audio_visual_events(rows, segs, threshold=threshold, smoothing=smoothing,
-                                         min_duration=min_duration)
+            found += audio_visual_events(rows, segs, threshold=0.8 if threshold is None else threshold,
+                                         smoothing=smoothing, min_duration=min_duration)
         return sorted(found, key=lambda e: (e.start, e.end, e.label))
 
     def summary(self, video: str, *, budget: float = 0.15, query: str | None = None):
@@ -283,6 +305,29 @@ class Index:
                 vectors.update(ex.encode_text(ex.av_checkpoints(self.store), text, trained))
         return self._run(vectors, k, scope, vids, weights, requested=requested, held=have,
                          unavailable=unavailable, exclude=exclude, verbatim=verbatim, q_text=q_text)
+
+    def search_vectors(self, vectors: dict, k: int = 10, *, where: str | Sequence[str] | None = None,
+                       weights: dict | None = None) -> SearchResult:
+        """Best `k` moments for query vectors already computed, {modality: vector} (a MiniLM vector
+        for speech / seen / heard / read), fused as `search` fuses; no phrase evidence, no `matched`."""
+        unknown = set(vectors) - set(ALL_MODALITIES)
+        if unknown or not vectors:
+            raise ValueError(f"unknown modalities {sorted(unknown)}; choose from {ALL_MODALITIES}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        scope, vids = self._scope(where)
+        requested = tuple(vectors)
+        weights = fusion.check_weights(weights, requested)
+        held = self.held(vids) if vids else {m: "no video matches `where`" for m in ALL_MODALITIES}
+        have = tuple(m for m in ALL_MODALITIES if held[m] is None)
+        unavailable = {m: held[m] for m in requested if held[m] is not None}
+        if scope is None:
+            return SearchResult(held=have, unavailable=unavailable, reason="no done video to search")
+        usable = {m: v for m, v in vectors.items() if held[m] is None and weights.get(m, 1.0) > 0}
+        if not usable:
+            raise ValueError("cannot search " + "; ".join(f"{m}: {why}" for m, why in unavailable.items()))
+        return self._run(usable, k, scope, vids, weights, requested=requested, held=have,
+                         unavailable=unavailable, exclude=None, verbatim=None, q_text=None)
 
     def _clip_vectors(self, query: tuple, usable: tuple) -> tuple[dict, tuple]:
         """Per modality, the clip's query vector: MiniLM of what is said in it for speech, the mean

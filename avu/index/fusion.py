@@ -67,6 +67,24 @@ def fuse(evidence: Mapping[str, float | None], weights: Mapping[str, float] | No
     return min(1.0, max(0.0, -math.expm1(log_miss)))
 
 
+def fuse_arrays(cosines: Mapping[str, "np.ndarray"], weights: Mapping[str, float] | None = None) -> "np.ndarray":
+    """`fuse` of `calibrate`d cosines for many moments at once ({modality: [n] cosines, NaN: nothing})."""
+    import numpy as np
+
+    weights = weights or {}
+    log_miss = None
+    for m, c in cosines.items():
+        c = np.asarray(c, dtype=np.float64)
+        fitted = CALIBRATION["modalities"].get(m)
+        if fitted is None:
+            p = np.clip(c, 0.0, 1.0)
+        else:
+            p = 1.0 / (1.0 + np.exp(-np.clip(fitted["a"] * (c - fitted["b"]), -50, 50)))
+        term = float(weights.get(m, 1.0)) * np.log1p(-np.minimum(np.nan_to_num(p, nan=0.0), 1.0 - 1e-15))
+        log_miss = term if log_miss is None else log_miss + term
+    return np.zeros(0) if log_miss is None else np.clip(-np.expm1(log_miss), 0.0, 1.0)
+
+
 def check_weights(weights: Mapping[str, float] | None, modalities) -> dict:
     """`weights` restricted to known names, each finite and >= 0 (a clear error otherwise)."""
     weights = dict(weights or {})
@@ -82,4 +100,4 @@ def check_weights(weights: Mapping[str, float] | None, modalities) -> dict:
 
 
 __all__ = ["ALL_MODALITIES", "CALIBRATION", "PHRASE", "PHRASE_P", "TEXT_MODALITIES", "TRAINED_MODALITIES",
-           "WEAK_BELOW", "calibrate", "check_weights", "fuse"]
+           "WEAK_BELOW", "calibrate", "check_weights", "fuse", "fuse_arrays"]

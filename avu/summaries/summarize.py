@@ -6,8 +6,8 @@ decoding it again:
 1. **Features.** One row per segment from whatever the index stored: audio level (dBFS), motion,
    speech rate (words per second of its text), the event-score maximum, each standardized (a column
    that varies by less than its resolution, e.g. 1 dB, is not stretched into a signal); the speech,
-   visual, audio and fused embeddings (L2-normalised, zeros where missing) and a 64-bin colour
-   histogram of the key frame (square-rooted, so also unit length).
+   visual, audio, fused, seen, heard and read embeddings (L2-normalised, zeros where missing) and a
+   64-bin colour histogram of the key frame (square-rooted, so also unit length).
 2. **Shots.** Kernel change points over those rows with `ruptures.KernelCPD` (linear kernel by
    default, as KTS uses; rbf with the median heuristic on request), KTS-style: one dynamic programme
    gives the least within-shot scatter cost(m) for every m <= 200 change points, and m minimises
@@ -19,9 +19,11 @@ decoding it again:
    (at segment boundaries when they fit) so that no single shot can take the whole summary.
 3. **Importance** per segment, in [0, 1]: the mean of the available terms: representativeness (mean
    rbf similarity to every segment), diversity (1 - the highest similarity to a segment two or
-   more shots away: content seen elsewhere is redundant), motion, speech rate and the strongest
-   audio event. With `query=...`, 75% of it is the MiniLM cosine similarity of the segment's text
-   and overlapping subtitle lines to the query, divided by the video's best match.
+   more shots away: content seen elsewhere is redundant), motion, speech rate, the strongest
+   audio event, and what perception found (the mean of the strongest object on screen, the
+   strongest non-background AudioSet sound, and on-screen text present). With `query=...`, 75%
+   of it is the MiniLM cosine similarity of the query to the segment's text, overlapping subtitle
+   lines and what is seen, heard and read there, divided by the video's best match.
 4. **Selection.** An exact 0/1 knapsack over 0.1 s units (budget/100 under 10 s) maximises the
    total importance (mean score x seconds) of the chosen shots; each shot's length is rounded up to
    whole units, so the selected length never exceeds `budget` x duration.
@@ -58,7 +60,9 @@ SUMMARY_WORDS = 60  # the text summary keeps the best shots' lines up to about t
 # frame never moves more than 0.1 grey levels while the moving shared clips never fall below 4.5;
 # one word in a 2 s window is 0.5 words/s
 RESOLUTION = {"audio_db": 1.0, "motion": 1.0, "speech_rate": 0.5, "event": 0.05}
-EMBEDDINGS = ("speech_emb", "visual_emb", "audio_emb", "fused_emb")
+EMBEDDINGS = ("speech_emb", "visual_emb", "audio_emb", "fused_emb", "seen_emb", "heard_emb", "read_emb")
+PERCEIVED_EMBEDDINGS = ("seen_emb", "heard_emb", "read_emb")  # also compared with a summary's query
+BACKGROUND_SOUNDS = {"Silence", "White noise", "Pink noise", "Static", "Hum"}  # not content when heard
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,20 @@ def _colour_histogram(jpeg: bytes | None) -> np.ndarray | None:
     return np.sqrt(hist / max(1, hist.sum()))
 
 
+def _perceived(row: dict) -> float | None:
+    """What perception found in a segment, in [0, 1]: the mean of the strongest object on screen,
+    the strongest non-background sound, and 1 when text is on screen (of those it looked for)."""
+    parts = []
+    if row.get("objects_json") is not None:
+        parts.append(max((float(o[1]) for o in json.loads(row["objects_json"])), default=0.0))
+    if row.get("heard_json") is not None:
+        parts.append(max((float(t[1]) for t in json.loads(row["heard_json"]) if t[0] not in BACKGROUND_SOUNDS),
+                         default=0.0))
+    if row.get("read_json") is not None:
+        parts.append(1.0 if json.loads(row["read_json"]) else 0.0)
+    return float(np.mean(parts)) if parts else None
+
+
 def _scalars(rows: list[dict]) -> dict[str, list[float | None]]:
     return {"audio_db": [r.get("audio_db") for r in rows], "motion": [r.get("motion") for r in rows],
             "speech_rate": [_words_per_second(r) for r in rows], "event": [_event_max(r) for r in rows]}
@@ -189,13 +207,16 @@ def importance_scores(rows: list[dict], features: np.ndarray, shot_of: np.ndarra
         terms.append(rate / rate.max())
     if any(v is not None for v in s["event"]):
         terms.append(np.clip([v or 0.0 for v in s["event"]], 0.0, 1.0))
+    seen = [_perceived(r) for r in rows]
+    if any(v is not None for v in seen) and np.ptp([v or 0.0 for v in seen]) > 1e-9:
+        terms.append(np.clip([v or 0.0 for v in seen], 0.0, 1.0))
     return np.mean(terms, axis=0) if terms else np.full(n, 0.5)
 
 
 def query_relevance(query: str, rows: list[dict], cues: list[dict]) -> np.ndarray:
-    """Per segment: the best cosine similarity (clipped at 0) of the query to the segment's own text
-    or to a subtitle/ASR line overlapping it (MiniLM; texts without a stored embedding are embedded
-    here)."""
+    """Per segment: the best cosine similarity (clipped at 0) of the query to the segment's own text,
+    a subtitle/ASR line overlapping it (MiniLM; texts without a stored embedding are embedded here),
+    or what is seen, heard and read in it (the perception embeddings, same MiniLM space)."""
     from avu.models.text import load_minilm
 
     model = load_minilm()
@@ -215,8 +236,11 @@ def query_relevance(query: str, rows: list[dict], cues: list[dict]) -> np.ndarra
         return out
 
     seg, cue = sims(rows, "speech_emb"), sims(cues, "emb")
+    for key in PERCEIVED_EMBEDDINGS:
+        seg = np.fmax(seg, sims([{key: r.get(key)} for r in rows], key))
     if np.all(np.isnan(seg)) and np.all(np.isnan(cue)):
-        raise ValueError("a query-focused summary needs subtitles or speech, and this video has none")
+        raise ValueError("a query-focused summary needs subtitles, speech or perception (seen, heard, read), "
+                         "and this video has none")
     rel = np.nan_to_num(seg, nan=0.0)
     starts = np.array([float(r["start"]) for r in rows])
     seg_ends = np.array([float(r["end"]) for r in rows])
