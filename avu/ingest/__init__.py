@@ -5,41 +5,36 @@ nothing to ingest), `content_id` (a video's identity), `plan_video` (probe, segm
 `Featurizer` (a batch of clips -> segment rows). The Ray pipeline in `pipelines/ingest.py` runs
 these in decode and embed actors.
 
-Names are imported on first use (PEP 562), so a process that needs one part (the index writer
-reads `avu.ingest.features.JOINT_DIM`) does not load the media stack (torch, decoders) with it.
+`Featurizer`, `VideoPlan` and `plan_video` are imported on first use (PEP 562), so a process that
+needs one part (the index writer reads `avu.ingest.features.JOINT_DIM`) does not load the media
+stack (torch, decoders) with it. `config` and `discover` are cheap and imported here: a lazy name
+equal to its module's name (`discover`) would be shadowed by the module once anything imports it.
 """
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING
 
-_HOMES = {
-    "IngestConfig": "avu.ingest.config",
-    "IngestInputError": "avu.ingest.discover",
-    "content_id": "avu.ingest.discover",
-    "discover": "avu.ingest.discover",
-    "Featurizer": "avu.ingest.features",
-    "VideoPlan": "avu.ingest.plan",
-    "plan_video": "avu.ingest.plan",
-}
+from avu.ingest.config import IngestConfig
+from avu.ingest.discover import IngestInputError, content_id, discover
+
+_LAZY = {"Featurizer": "avu.ingest.features", "VideoPlan": "avu.ingest.plan", "plan_video": "avu.ingest.plan"}
 
 if TYPE_CHECKING:
-    from avu.ingest.config import IngestConfig
-    from avu.ingest.discover import IngestInputError, content_id, discover
     from avu.ingest.features import Featurizer
     from avu.ingest.plan import VideoPlan, plan_video
 
 
 def __getattr__(name: str):
-    if name not in _HOMES:
+    if name not in _LAZY:
         raise AttributeError(f"module 'avu.ingest' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
+    value = getattr(importlib.import_module(_LAZY[name]), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOMES])
+    return sorted([*globals(), *_LAZY])
 
 
 __all__ = ["Featurizer", "IngestConfig", "IngestInputError", "VideoPlan", "content_id", "discover", "plan_video"]

@@ -11,8 +11,6 @@ import hashlib
 import os
 from pathlib import Path
 
-from avu.media import VIDEO_EXTENSIONS
-from avu.media._errors import check_readable
 
 
 class IngestInputError(ValueError):
@@ -20,6 +18,8 @@ class IngestInputError(ValueError):
 
 
 def _videos_in(folder: Path) -> list[Path]:
+    from avu.media import VIDEO_EXTENSIONS  # here: importing this module stays cheap (see avu.ingest)
+
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):  # no symlinked folders: no loops
         dirs.sort()
@@ -59,6 +59,8 @@ def _expand(paths: list[str | os.PathLike], *, given: bool) -> list[Path]:
         if p.is_dir():
             videos = _videos_in(p)
             if not videos:
+                from avu.media import VIDEO_EXTENSIONS
+
                 raise IngestInputError(f"{p}: no video files in this folder (looked for "
                                        f"{', '.join(sorted(VIDEO_EXTENSIONS))})")
             found += videos
@@ -76,6 +78,8 @@ def _expand(paths: list[str | os.PathLike], *, given: bool) -> list[Path]:
 
 def content_id(path: str | os.PathLike, *, chunk: int = 8 << 20) -> str:
     """blake2b-128 of the file's bytes (streamed): the same content has the same id anywhere."""
+    from avu.media._errors import check_readable
+
     p = check_readable(path)
     h = hashlib.blake2b(digest_size=16)
     with open(p, "rb") as f:
