@@ -110,7 +110,8 @@ def test_two_readers_give_two_speakers_with_their_turns(two_voices):
         for t in inside:
             talk[t.speaker] = talk.get(t.speaker, 0.0) + min(t.end, b + 10.0) - max(t.start, a + 10.0)
         best = max(talk, key=talk.get)
-        assert talk[best] >= 0.85 * (b - a)  # the turn is found, and mostly one speaker's
+        assert talk[best] >= 0.6 * (b - a)  # the turn is found (its pauses are not speech)...
+        assert talk[best] >= 0.9 * sum(talk.values())  # ...and given to one speaker
         who.setdefault(src, set()).add(best)
     assert who[MANIFESTO] == {"S1"} and who[SONNET] == {"S2"}
     first_sonnet = min(t.start for t in d.turns if t.speaker == "S2")
@@ -160,3 +161,23 @@ def test_built_conversations_are_deterministic_and_split(shared_data):
     assert s["missed"] + s["false_alarm"] + s["confusion"] < 1e-6 and s["total"] > 0
     s = score(a, [])
     assert s["missed"] > 0.5 * s["total"]  # nothing found: the reference speech is missed
+
+
+# -- transcripts with speakers -----------------------------------------------------------------
+def test_subtitles_and_json_carry_speakers(tmp_path):
+    from avu.media import read_subtitles
+    from avu.speakers.transcript import write_srt_with_speakers
+    from avu.speech.asr import Transcript, Word
+
+    cues = [Cue(0.2, 1.8, "Hello there."), Cue(2.1, 3.9, "Hi, how are you?"), Cue(8.0, 9.0, "Anyone?")]
+    words = [Word(0.2, 0.8, "Hello", 0.9), Word(2.1, 2.5, "Hi,", 0.9)]
+    t = Transcript(cues, words, "whisper", "test", "en", 10.0)
+    d = Diarization(turns=(Turn("S1", 0.1, 2.0, 0.9), Turn("S2", 2.0, 4.0, 0.8)),
+                    centroids={"S1": _unit(0), "S2": _unit(1)}, duration=10.0, speech=3.9)
+    srt = read_subtitles(write_srt_with_speakers(t, d, tmp_path / "a.srt"))
+    assert [c.text for c in srt] == ["[S1] Hello there.", "[S2] Hi, how are you?", "Anyone?"]
+    j = json.loads(write_srt_with_speakers(t, d, tmp_path / "a.json").read_text())
+    assert [c["speaker"] for c in j["cues"]] == ["S1", "S2", None]
+    assert j["diarization"]["talk_time_s"] == {"S1": 1.9, "S2": 2.0} and len(j["diarization"]["centroids"]["S2"]) == 256
+    with pytest.raises(ValueError, match="srt, .vtt or .json"):
+        write_srt_with_speakers(t, d, tmp_path / "a.txt")

@@ -24,6 +24,7 @@ the estimated against the true number of speakers.
 """
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -168,7 +169,7 @@ def build_conversations(split: str = "test", n: int = 20, *, shared: Path | None
 
 def score(conv: Conversation, turns: list[Turn] | tuple[Turn, ...]) -> dict:
     """DER and its parts (pyannote.metrics, 0.25 s collar each side) for one conversation."""
-    from pyannote.core import Annotation, Segment
+    from pyannote.core import Annotation, Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     ref, hyp = Annotation(), Annotation()
@@ -176,7 +177,8 @@ def score(conv: Conversation, turns: list[Turn] | tuple[Turn, ...]) -> dict:
         ref[Segment(a, b), i] = v
     for i, t in enumerate(turns):
         hyp[Segment(t.start, t.end), i] = t.speaker
-    d = DiarizationErrorRate(collar=COLLAR, skip_overlap=False)(ref, hyp, detailed=True)
+    uem = Timeline([Segment(0.0, conv.duration)])  # the whole conversation is scored
+    d = DiarizationErrorRate(collar=COLLAR, skip_overlap=False)(ref, hyp, uem=uem, detailed=True)
     return {"total": d["total"], "missed": d["missed detection"], "false_alarm": d["false alarm"],
             "confusion": d["confusion"]}
 
@@ -231,15 +233,16 @@ def run(shared: str | Path | None = None, *, split: str = "test", n: int = 20,
 
 
 def tune(shared: str | Path | None = None, *, n: int = 20, thresholds=(0.3, 0.35, 0.4, 0.45, 0.5, 0.55),
-         min_windows=(1, 2, 3)) -> dict:
-    """Sweep `threshold` x `min_windows` on the dev split only; best = least DER + 0.1 x (1 - count accuracy)."""
+         min_windows=(1, 2, 3), overlap_margins=(0.0,)) -> dict:
+    """Sweep `threshold` x `min_windows` x `overlap_margin` on the dev split only;
+    best = least DER + 0.1 x (1 - count accuracy)."""
     convs = build_conversations("dev", n, shared=Path(shared) if shared else None)
     embedded = _embed(convs, DiarizeConfig())  # the clustering settings do not change the embeddings
     grid = []
-    for th in thresholds:
-        for mw in min_windows:
-            r = _evaluate(embedded, replace(DiarizeConfig(), threshold=th, min_windows=mw))
-            grid.append({"threshold": th, "min_windows": mw, "der": r["der"],
-                         "count_accuracy": r["count_accuracy"], "confusion": r["confusion"]})
+    for th, mw, om in itertools.product(thresholds, min_windows, overlap_margins):
+        r = _evaluate(embedded, replace(DiarizeConfig(), threshold=th, min_windows=mw, overlap_margin=om))
+        grid.append({"threshold": th, "min_windows": mw, "overlap_margin": om, "der": r["der"],
+                     "count_accuracy": r["count_accuracy"], "missed": r["missed"],
+                     "false_alarm": r["false_alarm"], "confusion": r["confusion"]})
     best = min(grid, key=lambda g: g["der"] + 0.1 * (1 - g["count_accuracy"]))
     return {"split": "dev", "n": n, "grid": grid, "best": best}

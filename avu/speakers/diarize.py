@@ -32,7 +32,8 @@ from avu.speakers.encoder import FRAME_S, SAMPLE_RATE, embed_windows, mel_frames
 from avu.speech.asr import mono16k
 from avu.speech.vad import VadConfig, speech_regions, total_speech
 
-__all__ = ["DiarizeConfig", "SpeechWindows", "assign_speakers", "diarize", "diarize_audio", "embed_speech"]
+__all__ = ["DiarizeConfig", "SpeechWindows", "assign_speakers", "diarize", "diarize_audio", "embed_speech",
+           "window_plan"]
 
 _SILENT = 1e-4  # peak amplitude below which audio counts as silent
 
@@ -60,7 +61,7 @@ class DiarizeConfig:
             raise ValueError("min_windows >= 1, min_turn >= 0, min_speech > 0, overlap_margin >= 0")
 
 
-def _windows(regions: list[tuple[int, int]], n_frames: int, w: int, h: int):
+def window_plan(regions: list[tuple[int, int]], n_frames: int, w: int, h: int):
     """Window start frames and the frames each window speaks for ([a, b) support)."""
     starts, support = [], []
     for a, b in regions:
@@ -162,7 +163,7 @@ def embed_speech(audio: Audio, *, config: DiarizeConfig = DiarizeConfig(),
     fr = [(max(0, int(round(a / FRAME_S))), min(n, int(round(b / FRAME_S)))) for a, b in regions]
     fr = [(a, b) for a, b in fr if b > a]
     w, h = int(round(config.window / FRAME_S)), int(round(config.hop / FRAME_S))
-    starts, support = _windows(fr, n, w, h)
+    starts, support = window_plan(fr, n, w, h)
     return SpeechWindows(audio.start, duration, spoken, fr, n, support,
                          embed_windows(mel, starts, min(w, n)), h)
 
