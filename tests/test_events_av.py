@@ -251,32 +251,51 @@ def _heldout(shared_data):
     return EventModel.load(HELDOUT), folds
 
 
-# Fold-5 clips chosen because the held-out model hears their class in every second of them
-# (alone, 1 s segments with 0.5 s context: dog 5-212454-A >= 0.92 and 5-203128-A >= 0.92, rain
-# 5-203739-A >= 0.89 and 5-202898-A >= 0.81): a boundary error then measures the detector, not a
-# clip that is half silence (many ESC-10 clips end in silence or hold one short bark).
-PAIRS = [("5-212454-A.ogg", "5-203739-A.ogg"), ("5-203128-A.ogg", "5-202898-A.ogg")]
+def _fold5(shared_data, category: str) -> list[str]:
+    """Every fold-5 clip of an ESC-10 class, sorted by name."""
+    from avu.events.esc10 import read_meta
+
+    return sorted(r["path"].split("/")[-1] for r in read_meta(shared_data / "esc10")
+                  if r["fold"] == "5" and r["category"] == category)
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize("dog,rain", PAIRS)
-def test_heldout_boundaries_on_an_assembled_video(tmp_path, shared_data, dog, rain):
+@pytest.mark.slow
+def test_heldout_boundaries_on_assembled_videos(tmp_path, shared_data):
+    """The rule, fixed before measuring: every fold-5 dog clip, paired in name order with every
+    fold-5 rain clip, makes one video (3 s silence, the dog clip, the rain clip; 13 s). Clips are
+    not chosen: some hold a single bark or fall silent early, and those boundaries come out late.
+
+    Measured (esc10_heldout5): 7 of 8 videos give [dog, rain] (5-9032-A's dog is heard as
+    clock_tick); of their 28 boundaries 21 are within 0.5 s and 25 within 1 s, the worst 3.5 s (a
+    dog clip whose barking stops early, a rain clip that starts quietly)."""
     model, folds = _heldout(shared_data)
-    assert folds[dog] == folds[rain] == "5"
+    dogs, rains = _fold5(shared_data, "dog"), _fold5(shared_data, "rain")
+    assert len(dogs) == len(rains) == 8 and {folds[n] for n in dogs + rains} == {"5"}
     torch.set_num_threads(1)
     root = shared_data / "esc10"
-    wave = np.concatenate([np.zeros(3 * SR, np.float32), clip(root, dog), clip(root, rain)])
-    path = write_video(tmp_path / "assembled.mkv", 13.0, still((90, 90, 90)), audio=wave)
-    ev = file_events(path, model)
-    assert [e.label for e in ev] == ["dog", "rain"]
-    errors = [abs(ev[0].start - 3), abs(ev[0].end - 8), abs(ev[1].start - 8), abs(ev[1].end - 13)]
-    assert max(errors) <= 0.5  # measured: 0, 0.5, 0.5, 0 and 0, 0, 0.5, 0 (the target is 1 s)
-    assert min(e.confidence for e in ev) > 0.75
+    right, errors = 0, []
+    for k, (dog, rain) in enumerate(zip(dogs, rains)):
+        wave = np.concatenate([np.zeros(3 * SR, np.float32), clip(root, dog), clip(root, rain)])
+        ev = file_events(write_video(tmp_path / f"assembled_{k}.mkv", 13.0, still((90, 90, 90)), audio=wave), model)
+        if [e.label for e in ev] == ["dog", "rain"]:
+            right += 1
+            errors += [abs(ev[0].start - 3), abs(ev[0].end - 8), abs(ev[1].start - 8), abs(ev[1].end - 13)]
+    within_half, within_one = (sum(e <= t for e in errors) for t in (0.5, 1.0))
+    assert right >= 6, right  # measured 7
+    assert within_half >= 0.6 * len(errors) and within_one >= 0.8 * len(errors), errors  # measured 21 and 25 of 28
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 def test_eval_ave_on_generated_videos(tmp_path, shared_data):
-    """`avu eval ave` on six AVE-style records: three evaluated, one of each skip reason."""
+    """`avu eval ave` on AVE-style records: the rule, fixed before measuring, is every fold-5 clip of
+    the five mapped classes (8 each), placed at 2-7 s in a quiet 10 s bed; plus one record of each
+    skip reason. The category is given to the evaluation (it localises a known sound).
+
+    Measured (esc10_heldout5): accuracy 0.7075 over 400 segments (argmax rule the same), against
+    0.5 for all-background; per category: baby 0.79, chainsaw 0.78, bark 0.74, helicopter 0.74,
+    clock 0.5 (fold-5 clock clips are quiet ticks the model rarely hears above the threshold)."""
     model, folds = _heldout(shared_data)
     root = shared_data / "esc10"
     rng = np.random.default_rng(0)
@@ -286,31 +305,34 @@ def test_eval_ave_on_generated_videos(tmp_path, shared_data):
 
     videos = tmp_path / "AVE"
     videos.mkdir()
-    dog, heli = bed(), bed()
-    dog[2 * SR:7 * SR] = clip(root, "5-212454-A.ogg")
-    heli[:5 * SR] = clip(root, "5-191131-A.ogg")
-    baby = np.concatenate([clip(root, "5-151085-A.ogg"), clip(root, "5-198411-E.ogg")])
-    assert {folds[n] for n in ("5-212454-A.ogg", "5-191131-A.ogg", "5-151085-A.ogg", "5-198411-E.ogg")} == {"5"}
-    for vid, audio in (("dogAVE01", dog), ("babyAVE02", baby), ("heliAVE03", heli), ("catAVE04", bed()),
-                       ("clockAVE05", None)):
+    lines = []
+    for category, esc in AVE_TO_ESC10.items():
+        names = _fold5(shared_data, esc)
+        assert len(names) == 8 and {folds[n] for n in names} == {"5"}
+        for j, name in enumerate(names):
+            audio, c = bed(), clip(root, name)
+            audio[2 * SR:2 * SR + len(c)] = c
+            write_video(videos / f"{esc}{j}.mkv", 10.0, still((60, 120, 60)), audio=audio, fps=5)
+            lines.append(f"{category}&{esc}{j}&good&2&7")
+    for vid, audio in (("catAVE04", bed()), ("clockAVE05", None)):
         write_video(videos / f"{vid}.mkv", 10.0, still((60, 120, 60)), audio=audio, fps=5)
+    lines += ["Cat&catAVE04&good&0&10", "Clock&clockAVE05&good&0&10", "Chainsaw&chainAVE06&bad&3&8"]
     ann = tmp_path / "Annotations.txt"  # the official format: Category&VideoID&Quality&Start&End
-    ann.write_text("Bark&dogAVE01&good&2&7\nBaby cry, infant cry&babyAVE02&good&0&10\nHelicopter&heliAVE03&good&0&5\n"
-                   "Cat&catAVE04&good&0&10\nClock&clockAVE05&good&0&10\nChainsaw&chainAVE06&bad&3&8\n")
+    ann.write_text("\n".join(lines) + "\n")
     from avu.cli import app
 
     res = CliRunner().invoke(app, ["eval", "ave", "--videos", str(videos), "--annotations", str(ann),
                                    "--model", str(HELDOUT), "--json"])
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)
-    assert r["evaluated"] == 3 and r["segments"] == 30 and r["skipped"] == 3
+    assert r["evaluated"] == 40 and r["segments"] == 400 and r["skipped"] == 3
     assert r["skipped_by_reason"] == {"category not mapped to ESC-10": 1, "no audio stream": 1,
                                       "video file not found": 1}
     assert r["unmapped_categories"] == {"Cat": 1}
-    assert r["all_background_accuracy"] == pytest.approx(10 / 30, abs=1e-4)
-    assert r["accuracy"] >= 0.9 and r["accuracy_argmax"] <= r["accuracy"]  # measured: see the README
+    assert r["all_background_accuracy"] == pytest.approx(0.5, abs=1e-4)
+    assert r["accuracy"] >= 0.65 and r["accuracy_argmax"] <= r["accuracy"]  # measured 0.7075 and 0.7075
     split = tmp_path / "split.txt"
-    split.write_text("dogAVE01\n")
+    split.write_text("dog0\n")
     res = CliRunner().invoke(app, ["eval", "ave", "--videos", str(videos), "--annotations", str(ann),
                                    "--split", str(split), "--model", str(HELDOUT), "--json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["evaluated"] == 1
