@@ -26,11 +26,11 @@ import psutil
 import pytest
 import ray
 
-from avu.bench._badmedia import good_clips, write_clip
+from avu.bench._badmedia import build_corpus, good_clips, write_clip
 from avu.bench.reliability import bench_reliability
 from avu.store import IndexStore, InvalidIndex
 from avu.ingest import IngestConfig
-from pipelines.ingest import IndexWriteError, run_ingest
+from pipelines.ingest import IndexWriteError, IngestOptions, run_ingest
 from tests.test_ingest import index_rows
 
 CFG = IngestConfig(asr="off")
@@ -45,7 +45,31 @@ def test_bad_input_corpus():
     assert r["crashed"] == 0 and r["lost_segments"] == 0 and r["duplicate_segments"] == 0
     assert r["good_indexed"] == 2 and r["job_error"] is None
     stall = next(d for d in r["cases"] if d["case"] == "stall")
-    assert stall["status"] == "failed" and "timed out" in stall["error"]
+    assert stall["status"] == "failed" and "timed out" in stall["error"] and stall["error_class"] == "timeout"
+    failed = [d for d in r["cases"] if d["expect"] == "failed"]
+    assert len(failed) >= 20 and all(d["error_class"] == d["expected_error"] for d in failed)
+
+
+@pytest.mark.slow
+def test_expected_failures_name_class_and_message(tmp_path):
+    """Every expected failure names its error class and a message fragment; a row's class is
+    recovered by replaying the decode steps, and an unexpected exception's text is not a media error."""
+    from avu.bench._badmedia import Case
+    from avu.bench.reliability import _is_media_error, error_class
+
+    cases = build_corpus(tmp_path, stall=False)
+    assert all(c.reason and c.error for c in cases if c.expect == "failed")
+    empty = next(c for c in cases if c.name == "zero_bytes")
+    assert error_class(empty, "empty file (0 bytes)") == "EmptyMedia"
+    assert error_class(empty, "not what the file gives") == "?"  # the replay raises another error: not matched
+    assert error_class(empty, "TypeError: 'NoneType' object is not subscriptable") == "TypeError"
+    assert error_class(empty, "timed out: hashing ran longer than 10 s") == "timeout"
+    assert _is_media_error("EmptyMedia") and _is_media_error("MediaError") and not _is_media_error("TypeError")
+    with pytest.raises(ValueError, match="names its error class"):
+        Case("x", tmp_path / "x.mp4", "failed", reason="boom")
+    for p in tmp_path.rglob("*"):  # the unreadable case: make it removable
+        if p.is_file() and not p.is_symlink():
+            p.chmod(0o644)
 
 
 # -- faults: one local Ray for this module, one clean index to compare against ----------------------
@@ -69,7 +93,8 @@ def corpus(tmp_path_factory) -> Path:
 def clean(local_ray, corpus, tmp_path_factory) -> Path:
     index = tmp_path_factory.mktemp("clean") / "index"
     stats: dict = {}
-    results = run_ingest([str(corpus)], str(index), CFG, decoders=1, batch=2, ahead=1, stats=stats)
+    opts = IngestOptions(config=CFG, decoders=1, batch=2, ahead=1)
+    results = run_ingest([str(corpus)], str(index), opts, stats=stats)
     assert [r.status for r in results] == ["done"] * N_CLIPS
     # bounded queues: per decoder 2 x (ahead + 1) decode/embed calls, plus the writer's queue
     assert 2 <= stats["max_in_flight"] <= 1 * 2 * (1 + 1) + 4
@@ -91,7 +116,7 @@ def run_and_kill(corpus: Path, index: Path, which: int) -> list:
 
     def job():
         try:
-            out["results"] = run_ingest([str(corpus)], str(index), CFG, decoders=1, stats=stats)
+            out["results"] = run_ingest([str(corpus)], str(index), IngestOptions(config=CFG, decoders=1), stats=stats)
         except BaseException as e:  # surfaced by the assertions below
             out["error"] = e
 
@@ -144,12 +169,12 @@ def test_disk_full_while_writing(local_ray, corpus, clean, small_fs):
     subprocess.run(["mount", "-o", f"remount,size={size // 2}", str(small_fs)], check=True)
     index = small_fs / "index"
     with pytest.raises(IndexWriteError, match="cannot"):
-        run_ingest([str(corpus)], str(index), CFG, decoders=1)
+        run_ingest([str(corpus)], str(index), IngestOptions(config=CFG, decoders=1))
     IndexStore(index)  # readable, and every video it shows is whole
     partial, full = index_rows(index), index_rows(clean)
     assert len(partial) < N_CLIPS and all(partial[v] == full[v] for v in partial)
     subprocess.run(["mount", "-o", f"remount,size={size * 4}", str(small_fs)], check=True)
-    results = run_ingest([str(corpus)], str(index), CFG, decoders=1)
+    results = run_ingest([str(corpus)], str(index), IngestOptions(config=CFG, decoders=1))
     assert {r.status for r in results} <= {"done", "skipped"}
     assert_same_as_clean(index, clean)
 
@@ -180,8 +205,8 @@ def test_stalled_file_is_timed_out_and_the_rest_indexed(local_ray, tmp_path):
         f.truncate(64 << 30)  # sparse: no disk used, but hashing reads 64 GB of zeros
     good = good_clips(folder, 2)
     t0 = time.perf_counter()
-    results = {Path(r.path).name: r for r in run_ingest([str(folder)], str(tmp_path / "idx"), CFG, decoders=1,
-                                                        call_timeout=4.0)}
+    results = {Path(r.path).name: r for r in run_ingest([str(folder)], str(tmp_path / "idx"),
+                                                        IngestOptions(config=CFG, decoders=1, call_timeout=4.0))}
     assert time.perf_counter() - t0 < 120
     assert results["a_padded.mkv"].status == "failed" and "timed out" in results["a_padded.mkv"].error
     assert [results[c.path.name].status for c in good] == ["done", "done"]  # on the replacement actor
@@ -191,11 +216,11 @@ def test_memory_guard_fails_one_file_not_the_job(local_ray, tmp_path):
     folder = tmp_path / "in"
     write_clip(folder / "big_8k.mp4", w=7680, h=4320, fps=2, seconds=2, audio=False)
     good = good_clips(folder, 1)
-    results = {Path(r.path).name: r for r in run_ingest([str(folder)], str(tmp_path / "idx"), CFG, decoders=1,
-                                                        decode_memory_mb=256)}
+    results = {Path(r.path).name: r for r in run_ingest([str(folder)], str(tmp_path / "idx"),
+                                                        IngestOptions(config=CFG, decoders=1, decode_memory_mb=256))}
     big = results["big_8k.mp4"]
     assert big.status == "failed" and big.error and not big.error.startswith("worker died"), big.error
     assert results[good[0].path.name].status == "done"
     # with room, the same file is indexed: the guard, not the file, failed it
-    ok = run_ingest([str(folder / "big_8k.mp4")], str(tmp_path / "idx2"), CFG, decoders=1)
+    ok = run_ingest([str(folder / "big_8k.mp4")], str(tmp_path / "idx2"), IngestOptions(config=CFG, decoders=1))
     assert [r.status for r in ok] == ["done"]

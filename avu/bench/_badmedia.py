@@ -1,8 +1,10 @@
 """A corpus of bad (and awkward but valid) inputs, generated on the spot: never committed media.
 
 `build_corpus(folder)` writes every case into `folder` and returns a list of `Case`s, each saying
-what ingest must do with it: a `failed` row whose error holds a given reason, or a `done` video
-with an exact number of segments (and, for sidecar subtitles, what the notes and text must say).
+what ingest must do with it: a `failed` row with a named error class (a `MediaError` subclass, or
+"timeout" for the driver's time-out) and a fragment of the message it must hold, or a `done`
+video with an exact number of segments (and, for sidecar subtitles, what the notes and text must
+say).
 `good_clips(folder, n)` writes plain H.264 + AAC clips. The reliability benchmark
 (`avu.bench.reliability`) and the tests (`tests/test_reliability.py`) both use this one copy.
 
@@ -34,12 +36,19 @@ class Case:
     name: str  # short id, unique in the corpus
     path: Path  # the file, link or folder as ingest sees it
     expect: str  # "failed" or "done"
-    reason: str | None = None  # failed: a substring of the error (None: any non-empty reason)
+    reason: str | None = None  # failed: a fragment the error message must hold
+    error: str | None = None  # failed: the error's class (avu.media's MediaError subclass name, or "timeout")
     segments: int | None = None  # done: the segment count the index must hold
     notes: str | None = None  # done: a substring the video's notes must hold (sidecar problems)
     text: bool | None = None  # done: True = some segment has subtitle text, False = none has
     what: str = ""  # what the case exercises
     extra_paths: list[Path] = field(default_factory=list)  # paths to hand to ingest explicitly
+
+    def __post_init__(self) -> None:
+        if self.expect not in ("failed", "done"):
+            raise ValueError(f"{self.name}: expect must be 'failed' or 'done', got {self.expect!r}")
+        if self.expect == "failed" and not (self.reason and self.error):
+            raise ValueError(f"{self.name}: an expected failure names its error class and a message fragment")
 
 
 def n_segments(seconds: float, window: float = WINDOW) -> int:
@@ -177,7 +186,7 @@ def build_corpus(folder: Path, *, seed: int = 11, stall: bool = True) -> list[Ca
     add = cases.append
 
     (d / "empty.mp4").write_bytes(b"")
-    add(Case("zero_bytes", d / "empty.mp4", "failed", "empty file (0 bytes)", what="zero bytes"))
+    add(Case("zero_bytes", d / "empty.mp4", "failed", "empty file (0 bytes)", "EmptyMedia", what="zero bytes"))
 
     src_mp4 = write_clip(elsewhere / "src.mp4", seconds=10, k=1).read_bytes()  # index (moov) at the end
     src_fast = write_clip(elsewhere / "src_fast.mp4", seconds=10, k=2,
@@ -186,8 +195,8 @@ def build_corpus(folder: Path, *, seed: int = 11, stall: bool = True) -> list[Ca
     for pct in (1, 50, 99):
         (d / f"trunc_{pct:02d}.mp4").write_bytes(src_mp4[: len(src_mp4) * pct // 100])
         add(Case(f"truncated_{pct}_mp4", d / f"trunc_{pct:02d}.mp4", "failed", "not a readable media container",
-                 what=f"mp4 cut at {pct}% (its index is at the end)"))
-    for pct, reason in ((1, None), (50, "truncated or corrupt"), (99, None)):
+                 "CorruptMedia", what=f"mp4 cut at {pct}% (its index is at the end)"))
+    for pct, reason in ((1, "not a readable media container"), (50, "truncated or corrupt"), (99, None)):
         for name, src, ext in (("faststart", src_fast, "mp4"), ("mkv", src_mkv, "mkv")):
             p = d / f"trunc_{name}_{pct:02d}.{ext}"
             p.write_bytes(src[: len(src) * pct // 100])
@@ -195,20 +204,21 @@ def build_corpus(folder: Path, *, seed: int = 11, stall: bool = True) -> list[Ca
                 add(Case(f"truncated_{pct}_{name}", p, "done", segments=n_segments(10.0),
                          what=f"{name} cut at 99%: all segments, the last one a few frames short"))
             else:
-                add(Case(f"truncated_{pct}_{name}", p, "failed", reason, what=f"{name} cut at {pct}%"))
+                add(Case(f"truncated_{pct}_{name}", p, "failed", reason, "CorruptMedia", what=f"{name} cut at {pct}%"))
 
     for ext in ("mp4", "mkv", "webm", "avi", "mov"):
         (d / f"noise.{ext}").write_bytes(rng.randbytes(64 * 1024))
-        add(Case(f"random_bytes_{ext}", d / f"noise.{ext}", "failed", None, what=f"random bytes named .{ext}"))
+        add(Case(f"random_bytes_{ext}", d / f"noise.{ext}", "failed", "not a readable media container", "CorruptMedia",
+                 what=f"random bytes named .{ext}"))
 
     add(Case("corrupt_video_stream", _garbage_stream(d / "garbage_stream.mkv", rng), "failed",
-             "video stream", what="valid Matroska, H.264 packets of random bytes"))
+             "video stream", "CorruptMedia", what="valid Matroska, H.264 packets of random bytes"))
     add(Case("audio_only", write_clip(d / "audio_only.mp4", video=False, seconds=5), "done",
              segments=n_segments(5.0), what="AAC only, named .mp4"))
     add(Case("video_only", write_clip(d / "video_only.mkv", audio=False, seconds=3, k=4), "done",
              segments=n_segments(3.0), what="no audio stream"))
-    add(Case("zero_duration", _no_packets(d / "zero_duration.mkv"), "failed", None,
-             what="streams declared, no packet"))
+    add(Case("zero_duration", _no_packets(d / "zero_duration.mkv"), "failed", "not a readable media container",
+             "CorruptMedia", what="streams declared, no packet"))
     add(Case("one_pixel", write_clip(d / "one_pixel.mkv", w=1, h=1, codec="ffv1", seconds=3), "done",
              segments=n_segments(3.0), what="a 1x1 video"))
     add(Case("8k_header", write_clip(d / "8k.mp4", w=7680, h=4320, fps=2, seconds=2, audio=False), "done",
@@ -232,10 +242,11 @@ def build_corpus(folder: Path, *, seed: int = 11, stall: bool = True) -> list[Ca
     add(Case("symlink", d / "link_to_clip.mp4", "done", segments=n_segments(4.0), what="symlink to a clip"))
     (d / "loop_a.mp4").symlink_to(d / "loop_b.mp4")
     (d / "loop_b.mp4").symlink_to(d / "loop_a.mp4")
-    add(Case("symlink_loop_a", d / "loop_a.mp4", "failed", "symlink loop", what="a -> b -> a"))
-    add(Case("symlink_loop_b", d / "loop_b.mp4", "failed", "symlink loop", what="b -> a -> b"))
+    add(Case("symlink_loop_a", d / "loop_a.mp4", "failed", "symlink loop", "UnreadableMedia", what="a -> b -> a"))
+    add(Case("symlink_loop_b", d / "loop_b.mp4", "failed", "symlink loop", "UnreadableMedia", what="b -> a -> b"))
     (d / "dangling.mp4").symlink_to(elsewhere / "gone.mp4")
-    add(Case("dangling_symlink", d / "dangling.mp4", "failed", "dangling symlink", what="link to nothing"))
+    add(Case("dangling_symlink", d / "dangling.mp4", "failed", "dangling symlink", "MediaNotFound",
+             what="link to nothing"))
 
     locked = write_clip(d / "locked.mp4", k=10)
     locked.chmod(0o000)
@@ -243,7 +254,7 @@ def build_corpus(folder: Path, *, seed: int = 11, stall: bool = True) -> list[Ca
         add(Case("unreadable", locked, "done", segments=n_segments(4.0),
                  what="mode 000 (run as root, which may read it: indexed)"))
     else:
-        add(Case("unreadable", locked, "failed", "permission denied", what="mode 000"))
+        add(Case("unreadable", locked, "failed", "permission denied", "UnreadableMedia", what="mode 000"))
 
     inner = write_clip(d / "folder.mp4" / "inside.mp4", k=11)
     add(Case("directory_named_like_video", inner, "done", segments=n_segments(4.0),
@@ -252,15 +263,18 @@ def build_corpus(folder: Path, *, seed: int = 11, stall: bool = True) -> list[Ca
     cases += _sidecar_cases(d)
 
     bomb = png_bomb(folder / "bomb.png")
-    add(Case("png_bomb", bomb, "failed", "pixel", what="16000x16000 PNG (250 KB)", extra_paths=[bomb]))
+    add(Case("png_bomb", bomb, "failed", "over the pixel limit", "MediaTooLarge", what="16000x16000 PNG (250 KB)",
+             extra_paths=[bomb]))
     (d / "bomb_png.mkv").write_bytes(bomb.read_bytes())
-    add(Case("png_bomb_as_mkv", d / "bomb_png.mkv", "failed", "pixel", what="the PNG bomb named .mkv"))
+    add(Case("png_bomb_as_mkv", d / "bomb_png.mkv", "failed", "over the pixel limit", "MediaTooLarge",
+             what="the PNG bomb named .mkv"))
 
     if stall:
         padded = write_clip(d / "padded.mkv", k=12, seconds=2)
         with open(padded, "r+b") as f:
             f.truncate(64 << 30)  # 64 GB, sparse: zeros cost no disk, but the hash reads them all
-        add(Case("stall", padded, "failed", "timed out", what="a clip padded to 64 GB with sparse zeros"))
+        add(Case("stall", padded, "failed", "ran longer than", "timeout",
+                 what="a clip padded to 64 GB with sparse zeros"))
     return cases
 
 

@@ -6,21 +6,76 @@ symlinks and a loop, no permissions, a folder named like a video, broken sidecar
 decompression bombs, a file that stalls) is written to a temporary folder with `good` plain clips
 beside it and ingested with `pipelines.ingest.run_ingest` on a local Ray, as `avu ingest` would.
 
-Then each case is checked against the index itself: a `failed` row with its reason, or a `done`
-video with exactly the segments its duration gives (and the subtitle text or notes it should
-have). Reported: `tried` (bad cases), `handled` (cases whose outcome is the expected one),
-`crashed` (cases the job lost, or whose worker process died, plus every case if the job itself
-raised), `lost_segments` (expected segments missing from the index, good clips included) and
-`duplicate_segments`, with one detail row per case.
+Then each case is checked against the index itself: a `done` video with exactly the segments its
+duration gives (and the subtitle text or notes it should have), or a `failed` row whose error is
+the expected one, class and message. A failed row holds only the error's text, and ingest writes
+a media error as its bare reason (`pipelines._jobs.describe_error`), any other exception as
+`Type: message`. So the class is established by replaying the decode actor's steps on the file in
+this process (`replay`: hash, probe, plan, read every segment, as `pipelines._actors.Decoder`
+does): the row is right when the replayed error's reason is the row's text, its class is the
+case's `error`, and the case's message fragment is in it; a time-out (`error="timeout"`) is
+checked by its text alone. Counted: `tried` (bad cases), `handled` (cases that ended as
+expected), `crashed` (cases the job lost, whose worker process died, or that failed with an
+exception that is not a media error or a time-out, e.g. an internal `TypeError`; every case if
+the job itself raised), `lost_segments` (expected segments missing from the index, good clips
+included) and `duplicate_segments`, with one detail row per case.
 """
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from avu.bench._badmedia import Case, build_corpus, good_clips, ingest_paths
+
+_TYPE_PREFIX = re.compile(r"^([A-Z][A-Za-z0-9_]*): ")  # how ingest writes an exception that is not a media error
+
+
+def replay(path: str | Path, cfg=None) -> BaseException | None:
+    """The first error the decode actor's steps raise on `path` in this process (None: it ingests)."""
+    from avu.ingest import IngestConfig
+    from avu.ingest.discover import content_id
+    from avu.ingest.plan import plan_video
+    from avu.media import Segment, probe
+    from avu.media.clips import ClipReader
+
+    cfg = cfg or IngestConfig(asr="off")
+    try:
+        vid = content_id(path)
+        info = probe(path)
+        plan = plan_video(path, cfg, video_id=vid, info=info)
+        with ClipReader(path, fps=cfg.fps, size=cfg.size, sr=cfg.sample_rate, info=info) as reader:
+            for start, end in plan.spans:
+                reader.read(Segment(start, end))
+    except Exception as e:  # noqa: BLE001 - the error is what is being looked for
+        return e
+    return None
+
+
+def error_class(case: Case, error: str) -> str:
+    """The class of the error behind a failed row's text (see the module docstring): `timeout`,
+    `worker died`, the type an unexpected exception's text names, or the media error's class found
+    by `replay` ("?" when the replay raises a different error than the row holds)."""
+    from avu.media import MediaError
+
+    if error.startswith("timed out:"):
+        return "timeout"
+    if error.startswith("worker died"):
+        return "worker died"
+    m = _TYPE_PREFIX.match(error)
+    if m:
+        return m.group(1)
+    e = replay(case.path)
+    return type(e).__name__ if isinstance(e, MediaError) and e.reason == error else "?"
+
+
+def _is_media_error(name: str) -> bool:
+    import avu.media as media
+
+    cls = getattr(media, name, None)
+    return isinstance(cls, type) and issubclass(cls, media.MediaError)
 
 
 def evaluate(cases: list[Case], index: str | Path, results: list, *, job_error: str | None = None) -> list[dict]:
@@ -35,10 +90,13 @@ def evaluate(cases: list[Case], index: str | Path, results: list, *, job_error: 
         key = str(c.path)
         res, row = by_path.get(key), rows.get(key)
         d = {"case": c.name, "what": c.what, "expect": c.expect, "status": row["status"] if row else None,
-             "error": row["error"] if row else None, "segments": 0, "expected_segments": c.segments or 0,
-             "lost_segments": 0, "duplicate_segments": 0}
-        d["crashed"] = bool(job_error or res is None or (res.status == "failed" and (res.error or "")
-                                                        .startswith("worker died")))
+             "error": row["error"] if row else None, "error_class": None, "expected_error": c.error,
+             "segments": 0, "expected_segments": c.segments or 0, "lost_segments": 0, "duplicate_segments": 0}
+        if row is not None and row["status"] == "failed":
+            d["error_class"] = error_class(c, row["error"] or "")
+        unexpected = d["error_class"] not in (None, "timeout", "?") and not _is_media_error(d["error_class"])
+        d["crashed"] = bool(job_error or res is None or unexpected
+                            or (res.status == "failed" and (res.error or "").startswith("worker died")))
         ok = False
         if row is not None and row["status"] == "done":
             segs = store.segment_rows(row["video_id"], columns=["seg", "text"])
@@ -51,7 +109,8 @@ def evaluate(cases: list[Case], index: str | Path, results: list, *, job_error: 
             if c.text is not None:
                 ok = ok and any(r["text"] for r in segs) == c.text
         elif row is not None and row["status"] == "failed":
-            ok = c.expect == "failed" and bool(row["error"]) and (c.reason is None or c.reason in row["error"])
+            ok = (c.expect == "failed" and d["error_class"] == c.error and bool(c.reason)
+                  and c.reason in (row["error"] or ""))
         if c.expect == "done":
             d["lost_segments"] = max(0, (c.segments or 0) - d["segments"])
         d["handled"] = bool(ok and not d["crashed"])
@@ -67,7 +126,7 @@ def bench_reliability(*, good: int = 4, decoders: int = 2, call_timeout: float =
     300 s; the stalled case takes minutes to hash, so the benchmark uses a shorter one).
     """
     from avu.ingest import IngestConfig
-    from pipelines.ingest import run_ingest
+    from pipelines.ingest import IngestOptions, run_ingest
 
     tmp = Path(tempfile.mkdtemp(prefix="avu-reliability-", dir=workdir))
     try:
@@ -79,8 +138,8 @@ def bench_reliability(*, good: int = 4, decoders: int = 2, call_timeout: float =
         job_error, results, stats = None, [], {}
         t1 = time.perf_counter()
         try:
-            results = run_ingest(ingest_paths(tmp, cases), str(index), IngestConfig(asr="off"),
-                                 decoders=decoders, call_timeout=call_timeout, stats=stats)
+            opts = IngestOptions(config=IngestConfig(asr="off"), decoders=decoders, call_timeout=call_timeout)
+            results = run_ingest(ingest_paths(tmp, cases), str(index), opts, stats=stats)
         except Exception as e:  # noqa: BLE001 - a job that raises is what this benchmark counts
             job_error = f"{type(e).__name__}: {e}"
         seconds = time.perf_counter() - t1
