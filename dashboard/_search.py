@@ -89,13 +89,19 @@ def search_page(idx, *, video) -> None:
 
 
 def _said(result) -> None:
-    """What the search says about itself (modalities used or missing, a weak best hit), if anything."""
-    searched, missing = getattr(result, "searched", None), getattr(result, "unavailable", None)
-    if searched:
-        st.caption("Searched: " + ", ".join(searched)
-                   + (f" · not in this index: {', '.join(missing)}" if missing else ""))
-    if getattr(result, "weak", False):
-        st.warning("Weak match: even the best hit scores low; it may be unrelated to the query.")
+    """What the search says about itself (`SearchResult`: the modalities it held and searched, those
+    it could not use and why, a weak best hit), where the result carries it."""
+    searched, held = getattr(result, "searched", None), getattr(result, "held", None)
+    if searched is not None:
+        st.caption(plain(f"Searched: {', '.join(searched) or 'nothing'}"
+                         + (f" (the index holds {', '.join(held)})" if held else "")))
+    missing = getattr(result, "unavailable", None) or {}
+    for modality, why in (missing.items() if isinstance(missing, dict) else ((m, None) for m in missing)):
+        st.caption(plain(f"Not searched: {modality}" + (f" ({why})" if why else "")))
+    if getattr(result, "weak", False) and len(result):
+        below = getattr(result, "weak_below", None)
+        bar = f"is below {below:.2f}" if below is not None else "is low"
+        st.warning(f"Weak match: the best score {result[0].score:.2f} {bar}; nothing may match this query.")
 
 
 def _results(idx, videos: list[dict], hits, video_page) -> None:
@@ -112,7 +118,7 @@ def _results(idx, videos: list[dict], hits, video_page) -> None:
             if jpeg:
                 left.image(jpeg, width=160)
             right.markdown(f"**{plain(Path(h.path).name)}** · {clock(h.start)}-{clock(h.end)} · score {h.score:.2f}")
-            reasons = _reasons(h)
+            reasons = _reasons(h, said=h.subtitle)
             if reasons:
                 right.text(reasons)
             scores = " · ".join(f"{m} {v:.2f}" for m, v in (h.scores_by_modality or {}).items() if v)
@@ -124,12 +130,13 @@ def _results(idx, videos: list[dict], hits, video_page) -> None:
                             query_params={"video": link_name(videos, h.video_id), "t": f"{h.start:g}"})
 
 
-def _reasons(hit) -> str:
-    """`Hit.matched` as one line of plain text: what was seen, heard, read or said that matched."""
+def _reasons(hit, *, said: str | None = None) -> str:
+    """`Hit.matched` as one line of plain text: what was seen, heard, read or said that matched
+    (leaving out the line `said`, which the hit shows on its own line)."""
     parts = []
     for modality, items in (getattr(hit, "matched", None) or {}).items():
         shown = [f"{item[0]} {float(item[1]):.2f}" if isinstance(item, (list, tuple)) and len(item) >= 2
-                 else f"“{item}”" for item in items or ()]
+                 else f"“{item}”" for item in items or () if item != said]
         if shown:
             parts.append(f"{modality}: " + ", ".join(shown))
     return " · ".join(parts)

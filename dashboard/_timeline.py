@@ -19,6 +19,7 @@ import pandas as pd
 
 KINDS = ("said", "speaker", "seen", "heard", "objects", "read")  # lane order, top to bottom
 LANE_PX, SIGNAL_PX, AXIS_PX = 26, 110, 70  # chart heights: per lane, a signal's plot, the time axis below
+LABEL_PX = 220  # width of every chart's left axis, so the time axes of the charts line up
 KIND_COLOURS = {"said": "#7f7f7f", "speaker": "#1f77b4", "seen": "#2ca02c", "heard": "#ff7f0e",
                 "objects": "#9467bd", "read": "#8c564b"}
 SPEAKER_COLOURS = ("#1f77b4", "#d62728", "#17becf", "#bcbd22", "#e377c2", "#7f7f7f")  # S1, S2, ... in turn
@@ -120,7 +121,8 @@ def lane_chart(rows: pd.DataFrame, *, duration: float, now: float | None = None)
     order = sorted(rows["lane"].unique(), key=lambda lane: (KINDS.index(_kind(rows, lane)), lane))
     bars = alt.Chart(rows).mark_bar().encode(
         x=_x(duration), x2="end:Q",
-        y=alt.Y("lane:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+        y=alt.Y("lane:N", sort=order, title=None, axis=alt.Axis(labelLimit=LABEL_PX - 10, minExtent=LABEL_PX,
+                                                                 maxExtent=LABEL_PX)),
         color=alt.Color("colour:N", scale=None, legend=None),
         opacity=alt.Opacity("score:Q", scale=alt.Scale(domain=[0, 1], range=[0.35, 1.0]), legend=None),
         tooltip=["lane", "label", alt.Tooltip("start:Q", format=".1f"), alt.Tooltip("end:Q", format=".1f"),
@@ -145,6 +147,7 @@ def signal_frame(segments: Sequence[dict], column: str) -> pd.DataFrame:
 def signal_chart(frame: pd.DataFrame, *, title: str, duration: float, now: float | None = None) -> alt.LayerChart:
     """A step line of one signal over `[0, duration]` seconds."""
     line = alt.Chart(frame).mark_line(interpolate="step-after").encode(
-        x=_x(duration), y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False)),
+        x=_x(duration), y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False),
+                                 axis=alt.Axis(minExtent=LABEL_PX - 30, maxExtent=LABEL_PX - 30)),
         tooltip=[alt.Tooltip("start:Q", format=".1f", title="from (s)"), alt.Tooltip("value:Q", format=".2f")])
     return alt.layer(line, *_now(now)).properties(height=SIGNAL_PX + AXIS_PX)

@@ -12,6 +12,7 @@ out of view, however long the list.
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,7 @@ from dashboard._safe import from_query, link_name, media_path
 from dashboard._text import clock, coloured, index_method, plain, video_id
 
 SEGMENT_COLUMNS = ["start", "end", "text", "audio_db", "motion"]
+PERCEIVED = ("seen", "heard", "objects", "read")  # stored per segment as `<name>_json` (null: not perceived)
 _APPLIED = "_video_link"  # session key: the URL parameters last applied or written
 _SEEKED = "_video_seeked"  # session key: set by a click that moved the player, cleared when drawn
 # Brings the player into view after a click that moved it (a no-op when it is in view already, as
@@ -141,20 +143,32 @@ def _subtitles(idx, vid: str, row: dict) -> None:
                 b.text(c.text)
 
 
-def _segments(idx, vid: str) -> list[dict]:
+def _segments(idx, vid: str, columns: list[str]) -> list[dict]:
+    """The video's segment rows: only `columns` where `Index.segments` can select them, else whole."""
     if "columns" in inspect.signature(idx.segments).parameters:
-        return idx.segments(vid, columns=SEGMENT_COLUMNS)
+        return idx.segments(vid, columns=columns)
     return idx.segments(vid)
+
+
+def _perception(idx, vid: str, segs: list[dict]) -> list[dict]:
+    """Per segment, what was seen, heard, on screen and read: `Index.perception`, or else the JSON
+    columns of the segment rows (None where the segment was not perceived)."""
+    perceive = index_method(idx, "perception")
+    if perceive is not None:
+        return perceive(vid)
+    if segs and not any(f"{m}_json" in segs[0] for m in PERCEIVED):
+        segs = _segments(idx, vid, ["start", "end", *(f"{m}_json" for m in PERCEIVED)])
+    return [{"start": r["start"], "end": r["end"],
+             **{m: json.loads(r[f"{m}_json"]) if r.get(f"{m}_json") else None for m in PERCEIVED}} for r in segs]
 
 
 def _timelines(idx, vid: str, row: dict, t: float) -> None:
     st.subheader("Timeline")
     duration = float(row.get("duration") or 0.0)
-    segs = _segments(idx, vid)
+    segs = _segments(idx, vid, SEGMENT_COLUMNS)
     missing = []
-    perceive = index_method(idx, "perception")
-    perception = perceive(vid) if perceive else []
-    if not any(p.get(m) is not None for p in perception for m in ("seen", "heard", "objects", "read")):
+    perception = _perception(idx, vid, segs)
+    if not any(p.get(m) is not None for p in perception for m in PERCEIVED):
         missing.append("what is seen, heard and read (ingest with the perception models: `avu models`)")
     speakers = index_method(idx, "speakers")
     turns = speakers(vid) if speakers else []
@@ -180,8 +194,8 @@ def _timelines(idx, vid: str, row: dict, t: float) -> None:
 def _events(idx, vid: str) -> None:
     events = idx.events(vid)
     if not events:
-        st.caption("No sound events (ESC-10 classes, probability >= 0.8 for >= 2 s).")
+        st.caption("No sound events detected.")
         return
-    st.markdown("**Sound events** (ESC-10 classes, probability >= 0.8 for >= 2 s)")
-    st.dataframe(pd.DataFrame([{"from": clock(e.start), "to": clock(e.end), "sound": e.label,
+    st.markdown("**Sound events**")
+    st.dataframe(pd.DataFrame([{"from": clock(e.start), "to": clock(e.end), "event": e.label, "kind": e.kind,
                                 "confidence": round(e.confidence, 2)} for e in events]), hide_index=True)

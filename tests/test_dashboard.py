@@ -135,10 +135,11 @@ class FakeHit:  # the fields of `avu.Hit` the Search page reads, with `matched` 
     matched: dict = field(default_factory=dict)
 
 
-class FakeResult(list):  # a search result that says what it searched
-    searched = ("speech", "seen", "heard", "read")
-    unavailable = ()
-    weak = False
+class FakeResult(list):  # a search result that says what it searched (as `avu.index.SearchResult`)
+    held = ("speech", "seen", "heard", "read")
+    searched = ("speech", "seen", "heard")
+    unavailable = {"read": "nothing on screen"}
+    weak, weak_below = True, 0.7
 
 
 class FakeIndex:
@@ -271,6 +272,9 @@ def test_search_keeps_its_query_and_results_and_links_each_hit(fake_clips):
     assert not at.exception, at.exception
     assert "seen: hare 0.60 · read: “www.example.org”" in [t.value for t in at.text]
     assert "“a late line”" in [t.value for t in at.text]
+    notes = " ".join(c.value for c in at.caption)
+    assert "Searched: speech, seen, heard" in notes.replace("\\", "") and "nothing on screen" in notes
+    assert "below 0.70" in at.warning[0].value
     link = at.get("page_link")[0].proto
     assert (link.page, link.query_string) == ("video", "video=talk.mkv&t=2")
     at.session_state["away"] = True
@@ -286,7 +290,7 @@ def test_search_keeps_its_query_and_results_and_links_each_hit(fake_clips):
 @pytest.fixture(scope="module")
 def index(shared_data, tmp_path_factory) -> Path:
     from avu.ingest import IngestConfig
-    from pipelines.ingest import run_ingest
+    from pipelines.ingest import IngestOptions, run_ingest
 
     root = tmp_path_factory.mktemp("dash")
     folder = root / "media"
@@ -294,7 +298,7 @@ def index(shared_data, tmp_path_factory) -> Path:
     for name in ("manifesto.mp4", "manifesto.srt", "flower.webm", "big_buck_bunny_240p_5s.mp4"):
         (folder / name).symlink_to(shared_data / "video" / name)
     (folder / "broken.mp4").write_bytes(b"\0" * 64)
-    run_ingest([str(folder)], str(root / "index"), IngestConfig(asr="off"))
+    run_ingest([str(folder)], str(root / "index"), IngestOptions(config=IngestConfig(asr="off")))
     (folder / "flower.webm").unlink()  # an indexed video whose file has gone missing
     return root / "index"
 
@@ -328,8 +332,8 @@ def test_real_index_pages(index, monkeypatch):
     bunny = real_app(index, "video")
     bunny.query_params["video"] = "big_buck_bunny_240p_5s.mp4"
     bunny.run()
-    domains = {s["layer"][0]["encoding"]["x"]["scale"]["domain"][1] for s in _spec(bunny)}
-    assert domains == {pytest.approx(5.312, abs=0.01)}  # the axis spans the 5.3 s clip, not 4.0 s
+    ends = [s["layer"][0]["encoding"]["x"]["scale"]["domain"][1] for s in _spec(bunny)]
+    assert ends and all(e == pytest.approx(5.312, abs=0.01) for e in ends)  # the 5.3 s clip, not 4.0 s
 
 
 def test_empty_index_and_reports(tmp_path, monkeypatch):
@@ -345,3 +349,108 @@ def test_empty_index_and_reports(tmp_path, monkeypatch):
                              f"_corpus.reports_page(Path({str(tmp_path / 'reports')!r}))", default_timeout=60).run()
     assert not at.exception and len(at.dataframe) == 1
     assert isinstance(at.dataframe[0].value, pd.DataFrame)
+
+
+# -- the real app in headless Chromium -----------------------------------------------------------
+ARTIFACTS = Path(__file__).resolve().parents[1] / "runs" / "test-artifacts"
+_PLAYER = ("const v = document.querySelector('video'); if (!v) return null; const r = v.getBoundingClientRect();"
+           " return {t: v.currentTime, top: r.top, bottom: r.bottom, height: window.innerHeight};")
+
+
+@pytest.fixture()
+def browser(index, tmp_path):
+    """(driver, base URL) of `avu dashboard INDEX` started from the repository root."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("Debian's chromium and chromium-driver are needed (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "server.log"
+    server = subprocess.Popen([sys.executable, "-m", "avu", "dashboard", str(index), "--port", str(port)],
+                              cwd=Path(APP).parents[1], stdout=log.open("w"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    opts = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
+                 "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'chrome'}",
+                 "--window-size=1400,1000"):
+        opts.add_argument(flag)
+    opts.binary_location = shutil.which("chromium")
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline and server.poll() is None, log.read_text()
+                time.sleep(0.5)
+        yield driver, f"http://127.0.0.1:{port}"
+    finally:
+        driver.quit()
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+    assert "deprecat" not in log.read_text().lower(), log.read_text()  # no deprecated Streamlit calls
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_browser_navigation(browser):
+    from urllib.parse import parse_qs, urlparse
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver, base = browser
+    wait = WebDriverWait(driver, 90)
+    driver.get(base + "/")
+    box = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "input[type='text']"))
+    assert not driver.find_elements(By.XPATH, "//*[normalize-space(text())='Deploy']")  # no Deploy button
+    query = "you can find the text version of this"
+    box.send_keys(query, Keys.ENTER)
+    hit = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "a[href*='video?video=manifesto.mp4']"))[0]
+    assert "00:00:03.9" in driver.page_source
+    driver.save_screenshot(str(ARTIFACTS / "search.png"))
+    t_hit = float(parse_qs(urlparse(hit.get_attribute("href")).query)["t"][0])
+    hit.click()  # a hit -> the Video page at the hit's time
+    wait.until(lambda d: (driver.execute_script(_PLAYER) or {}).get("t") == int(t_hit))
+    assert urlparse(driver.current_url).path == "/video"
+    assert parse_qs(urlparse(driver.current_url).query)["video"] == ["manifesto.mp4"]
+    wait.until(lambda d: "www.marxists.org" in d.page_source)  # the subtitle, as text...
+    assert not driver.find_elements(By.CSS_SELECTOR, "a[href*='marxists']")  # ...not a link
+    driver.save_screenshot(str(ARTIFACTS / "video.png"))
+
+    driver.set_window_size(620, 1000)  # narrow: the subtitles sit below the player
+    late = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".st-key-cues button"))[-1]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", late)
+    assert driver.execute_script(_PLAYER)["bottom"] < 0  # the player is out of sight...
+    t_cue = late.text
+    late.click()
+    wait.until(lambda d: parse_qs(urlparse(d.current_url).query)["t"] != [f"{t_hit:.1f}"])
+    t_url = float(parse_qs(urlparse(driver.current_url).query)["t"][0])
+    assert t_url > 80 and t_cue.endswith(f"{t_url % 60:04.1f}")  # the last line, at 1:2x.x
+    wait.until(lambda d: (driver.execute_script(_PLAYER) or {}).get("t") == int(t_url))
+    player = driver.execute_script(_PLAYER)
+    assert 0 <= player["top"] and player["bottom"] <= player["height"], player  # ...and now in view
+    driver.save_screenshot(str(ARTIFACTS / "video_narrow.png"))
+
+    driver.set_window_size(1400, 1000)
+    driver.find_element(By.CSS_SELECTOR, "[data-testid='stSidebarNav'] a[href$='/']").click()  # back to Search
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "a[href*='video?video=manifesto.mp4']"))
+    assert driver.find_element(By.CSS_SELECTOR, "input[type='text']").get_attribute("value") == query
+    driver.get(base + "/corpus")
+    wait.until(lambda d: "broken.mp4" in d.page_source)
+    driver.save_screenshot(str(ARTIFACTS / "corpus.png"))
