@@ -255,3 +255,18 @@ def test_cli_transcribe_writes_vtt(cli, manifesto, tmp_path):
     assert res.exit_code == 0, res.output
     cues = read_subtitles(out)
     assert cues and "public domain" in cues[0].text.lower()
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_cli_transcribe_labels_speakers(cli, manifesto, tmp_path):
+    """One reader: every cue said in the first 12 s is S1's, in print and in the JSON file."""
+    res = CliRunner().invoke(cli, ["transcribe", str(manifesto), "--end", "12", "--speakers"])
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if "-->" in ln]
+    assert lines and all("[S1]" in ln for ln in lines) and "speakers: S1" in res.output
+    out = tmp_path / "m.json"
+    res = CliRunner().invoke(cli, ["transcribe", str(manifesto), "--end", "12", "--speakers", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert {c["speaker"] for c in doc["cues"]} == {"S1"} and doc["diarization"]["speakers"] == ["S1"]

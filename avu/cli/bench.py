@@ -65,18 +65,23 @@ def ingest(repeats: int = typer.Option(2, min=1, help="Best of this many runs pe
 @clean_errors
 def query(sizes: str = typer.Option("10000,100000,1000000", help="Comma-separated table sizes."),
           queries: int = typer.Option(50, min=1, help="Queries per size."),
+          fused: bool = typer.Option(False, "--fused", help="Time Index.search fused over every text modality "
+                                     "(speech, seen, heard, read) instead of one speech column."),
           as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Search latency (p50/p95, text encoding included) and ANN recall@10 at 10k/100k/1M segments."""
-    from avu.bench.query import bench_query
+    if fused:
+        from avu.bench.query_fused import bench_query_fused as run
+    else:
+        from avu.bench.query import bench_query as run
 
-    result = bench_query(int_list(sizes, "--sizes"), queries=queries)
+    result = run(int_list(sizes, "--sizes"), queries=queries)
     if as_json:
         print_json(result)
         return
     print_table([Col("segments", no_wrap=True), Col("index"), Col("p50 ms", no_wrap=True), Col("p95 ms", no_wrap=True),
                  Col("recall@10", no_wrap=True)],
-                [[n, str(r.get("index")), f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}", f"{r['recall_at_10']:.3f}"]
-                 for n, r in result["sizes"].items()])
+                [[n, str(r.get("index", r.get("indexes"))), f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
+                  f"{r['recall_at_10']:.3f}"] for n, r in result["sizes"].items()])
 
 
 @app.command("reliability")
@@ -123,6 +128,32 @@ def asr(media: Optional[Path] = typer.Option(None, help="File to transcribe [sha
                   f"first call {r['cold_s']:.2f} s", highlight=False)
 
 
+@app.command("diarization")
+@clean_errors
+def diarization(repeats: int = typer.Option(2, min=1, help="Warm runs; the best counts."),
+                shared: Optional[Path] = typer.Option(None, help="Shared data folder [../shared/data]."),
+                as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Speaker diarization speed: x real time (wall and CPU time) on the shared speech, stage by stage."""
+    from avu.bench.diarization import run
+
+    print_json(run(shared, repeats=repeats), indent=None if as_json else 1)
+
+
+@app.command("perception")
+@clean_errors
+def perception(threads: int = typer.Option(1, min=1, help="Threads per model."),
+               repeats: int = typer.Option(3, min=1, help="Timed passes; the best counts."),
+               max_segments: Optional[int] = typer.Option(None, "--max-segments", min=1,
+                                                          help="Segments per clip for the Perceiver part."),
+               models_dir: Optional[Path] = typer.Option(None, "--models", help="Perception model files."),
+               as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Items per second of each perception model, and the Perceiver's cost per 2 s segment."""
+    from avu.bench.perception import run
+
+    print_json(run(models_dir=models_dir, threads=threads, repeats=repeats, max_segments=max_segments),
+               indent=None if as_json else 1)
+
+
 @app.command("train")
 @clean_errors
 def train(model: str = typer.Option("avshapes_fused", "--model", help="Model config name."),
@@ -135,4 +166,4 @@ def train(model: str = typer.Option("avshapes_fused", "--model", help="Model con
     print_json(bench_train(model=model, batch=batch, steps=steps), indent=None if as_json else 1)
 
 
-__all__ = ["app", "asr", "decode", "ingest", "query", "reliability", "train"]
+__all__ = ["app", "asr", "decode", "diarization", "ingest", "perception", "query", "reliability", "train"]

@@ -59,7 +59,7 @@ def speech_files(shared: Path) -> list[Path]:
 
 
 def _video_report(idx, v: dict) -> dict:
-    info = json.loads(v["info_json"])
+    info = v["info"] or {}
     segs = idx.segments(v["video_id"])
     loud = max((s for s in segs if s["audio_db"] is not None), key=lambda s: s["audio_db"], default=None)
     busy = max((s for s in segs if s["motion"] is not None), key=lambda s: s["motion"], default=None)

@@ -27,7 +27,9 @@ ESC10_MODELS: dict[str, Callable[[Path, tuple[int, ...], bool], dict]] = {
     "scratch": lambda config, folds, quiet: import_module("avu.eval.esc10").run(config=config, folds=folds,
                                                                                  log=not quiet),
     "mfcc-rf": lambda config, folds, quiet: import_module("avu.eval.esc10_mfcc").run(folds=folds),
+    "yamnet": lambda config, folds, quiet: import_module("avu.eval.esc10_yamnet").run(folds=folds),
 }
+COCO_MODELS = ("trained", "zero-shot")  # `avu eval coco --model`: coco.py, coco_zero_shot.py
 
 
 def _stderr_log(quiet: bool) -> Callable[[str], None]:
@@ -115,13 +117,28 @@ def avshapes(config: Path = typer.Option(user_config("avshapes.yaml"), "--config
     _print_dict(result, as_json)
 
 
+def _coco_model(name: str) -> str:
+    if name not in COCO_MODELS:
+        raise typer.BadParameter(f"must be one of {', '.join(COCO_MODELS)}, not {name!r}")
+    return name
+
+
 @app.command("coco")
 @clean_errors
 def coco(config: Path = typer.Option(user_config("coco.yaml"), "--config", help="Training config."),
          checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Score this model (no training)."),
          sets: List[str] = typer.Option([], "--set", help="Override a config field: key=value."),
+         model: str = typer.Option("trained", "--model", callback=_coco_model,
+                                   help="trained: train the config's model (or load --checkpoint); zero-shot: "
+                                        "what the pretrained perception models see, no training."),
+         models_dir: Optional[Path] = typer.Option(None, "--models", help="Perception model files (zero-shot)."),
          as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
     """Image-text retrieval, COCO/Flickr30k protocol: train (or load) and score i2t/t2i R@K on train and test."""
+    if model == "zero-shot":
+        from avu.eval.coco_zero_shot import run as zero_shot
+
+        _print_dict(zero_shot(models_dir=models_dir), as_json)
+        return
     from avu.eval.coco import run
 
     _print_dict(run(train_config(config, sets), checkpoint=checkpoint, log=_stderr_log(as_json)), as_json)
@@ -154,10 +171,25 @@ def esc10(config: Path = typer.Option(user_config("esc10.yaml"), "--config", hel
           model: str = typer.Option("scratch", "--model", callback=_esc10_model,
                                     help=f"Which model: {', '.join(ESC10_MODELS)} (scratch: the recipe at "
                                          "--config, trained from scratch; mfcc-rf: MFCC statistics and a random "
-                                         "forest).")):
+                                         "forest; yamnet: pretrained YAMNet features and a small head).")):
     """5-fold cross-validation on ESC-10 (the official folds): accuracy per fold and mean."""
     chosen = int_list(folds, "--folds") if folds else (1, 2, 3, 4, 5)
     print_json(ESC10_MODELS[model](config, chosen, as_json))
+
+
+@app.command("diarization")
+@clean_errors
+def diarization(split: str = typer.Option("test", "--split", help="Conversations to score: test (reported) or dev "
+                                          "(the ones thresholds were tuned on)."),
+                n: int = typer.Option(20, "--n", min=1, help="Conversations built and scored."),
+                shared: Optional[Path] = typer.Option(None, help="Shared data folder [../shared/data]."),
+                as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
+    """Who speaks when: DER and speaker counts on conversations built from the shared speech."""
+    from avu.eval.diarization import run
+
+    if split not in ("dev", "test"):
+        raise typer.BadParameter(f"must be dev or test, not {split!r}", param_hint="--split")
+    _print_dict(run(shared, split=split, n=n), as_json)
 
 
 @app.command("tvsum-human")
@@ -176,4 +208,5 @@ def tvsum_human(mat: Optional[Path] = typer.Option(None, help="ydata-tvsum50.mat
                 [[k, f"{r[k]:.4f}", f"{r['paper'][k]:.3f}"] for k in ("kendall_tau", "spearman_rho")])
 
 
-__all__ = ["ESC10_MODELS", "app", "asr", "ave", "avshapes", "coco", "esc10", "lsmdc", "tvsum_human"]
+__all__ = ["COCO_MODELS", "ESC10_MODELS", "app", "asr", "ave", "avshapes", "coco", "diarization", "esc10", "lsmdc",
+           "tvsum_human"]

@@ -69,12 +69,12 @@ def ingest_with_progress(paths: list[Path], index: Path, cfg, *, decoders: int |
     nothing to ingest are a usage error (`typer.BadParameter`), raised before any index exists."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    import avu.ingest as ingest_api
+    from avu.ingest import IngestInputError, discover
     from pipelines.ingest import IngestOptions, run_ingest
 
     try:
-        total = len(ingest_api.discover(paths))
-    except ingest_api.IngestInputError as e:
+        total = len(discover(paths))
+    except IngestInputError as e:
         raise typer.BadParameter(str(e), param_hint="PATHS") from None
     opts = IngestOptions(config=cfg, decoders=decoders, embedders=embedders, ray_address=ray_address)
     stats = {"done": 0, "failed": 0, "skipped": 0, "seconds": 0.0}

@@ -1,5 +1,6 @@
 """`avu transcribe` and `avu align`: speech to timed cues, and subtitles checked against the speech.
 
+`avu transcribe --speakers` also diarizes the file (`avu.speakers`) and labels each cue `[S1] ...`.
 faster-whisper (or PocketSphinx) and the alignment code are imported inside the commands, so
 `avu --help` stays fast. Bad media and engine problems print one `error: ...` line, exit code 1.
 The speech evaluation and speed benchmark are `avu eval asr` and `avu bench asr`.
@@ -21,6 +22,13 @@ app = typer.Typer()
 _OUT_SUFFIXES = (".srt", ".vtt", ".json")
 
 
+def _speakers_line(d) -> str:
+    """Who spoke how long ("S1 42.0 s, S2 10.3 s"), or why nobody was found."""
+    talk = d.talk_time()
+    return ("speakers: " + ", ".join(f"{s} {secs:.1f} s" for s, secs in talk.items())) if talk \
+        else f"no speakers: {d.reason}"
+
+
 @app.command()
 @clean_errors
 def transcribe(media: Path = typer.Argument(..., help="Audio or video file."),
@@ -30,7 +38,9 @@ def transcribe(media: Path = typer.Argument(..., help="Audio or video file."),
                language: str = typer.Option("en", help="Spoken language ('auto': detect; multilingual models)."),
                vad: bool = typer.Option(True, help="Skip non-speech with voice activity detection."),
                start: Optional[float] = typer.Option(None, min=0.0, help="Start of the window to transcribe, seconds."),
-               end: Optional[float] = typer.Option(None, min=0.0, help="End of the window to transcribe, seconds.")):
+               end: Optional[float] = typer.Option(None, min=0.0, help="End of the window to transcribe, seconds."),
+               speakers: bool = typer.Option(False, "--speakers", help="Label each cue with its speaker (S1, S2, ... "
+                                             "by first appearance); .json also gets the turns and talk time.")):
     """Transcribe speech to timed cues and words; print the cues, or write them with --out."""
     from avu.speech.asr import transcribe as run
     from avu.speech.asr import write_transcript
@@ -40,14 +50,31 @@ def transcribe(media: Path = typer.Argument(..., help="Audio or video file."),
         raise typer.BadParameter(f"use a .srt, .vtt or .json name, not {out.name!r}", param_hint="--out")
     t = run(media, model=model, engine=engine, language=None if language == "auto" else language,
             vad=vad, start=start, end=end)
+    who = None
+    if speakers:
+        from avu.speakers import diarize
+
+        who = diarize(media, start=start, end=end)
     if out is not None:
-        write_transcript(t, out)
+        if who is None:
+            write_transcript(t, out)
+        else:
+            from avu.speakers.transcript import write_srt_with_speakers
+
+            write_srt_with_speakers(t, who, out)
         console.print(f"{len(t.cues)} cues, {len(t.words)} words ({t.engine}, {t.model}) -> {out}", highlight=False)
-        return
-    for c in t.cues:
-        console.print(f"[dim]{timestamp(c.start)} --> {timestamp(c.end)}[/dim]  {escape(c.text)}", highlight=False)
-    if not t.cues:
-        console.print(f"no speech found in {media} ({t.duration:.1f} s)", highlight=False)
+    else:
+        cues = t.cues
+        if who is not None:
+            from avu.speakers.transcript import labelled_cues
+
+            cues = labelled_cues(t.cues, who)
+        for c in cues:
+            console.print(f"[dim]{timestamp(c.start)} --> {timestamp(c.end)}[/dim]  {escape(c.text)}", highlight=False)
+        if not t.cues:
+            console.print(f"no speech found in {media} ({t.duration:.1f} s)", highlight=False)
+    if who is not None:
+        console.print(escape(_speakers_line(who)), highlight=False)
 
 
 @app.command()
