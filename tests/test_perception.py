@@ -8,9 +8,18 @@ import numpy as np
 import pytest
 
 from avu._paths import shared_models
-from avu.perception import (Box, ModelMissing, ObjectTag, Perceiver, SegmentPerception, Tag, TextLine,
-                            modality_embeddings, modality_texts)
-from avu.perception import files
+from avu.perception import (
+    Box,
+    ModelMissing,
+    ObjectTag,
+    Perceiver,
+    SegmentPerception,
+    Tag,
+    TextLine,
+    files,
+    modality_embeddings,
+    modality_texts,
+)
 from avu.perception._words import restore_spaces
 from avu.perception.perceiver import pick_frames
 from avu.perception.yamnet import PATCH, patches

@@ -8,16 +8,15 @@ items, after one warm-up): YAMNet 0.975 s patches, MobileNetV2 224 px frames, YO
 segments, 4 frames at 2 fps resized to 224 x 224, 16 kHz mono audio; decoding not timed):
 seconds per segment, per modality, and video seconds per wall second of perception alone on one
 core. Beside each wall-clock figure, the process's CPU time: on a machine shared with other work
-(load above the core count) wall time measures the queue, CPU time what the models cost. With one Perceiver per core, a 2-core machine does twice that, before decoding, speech and
-the index writes.
+(load above the core count) wall time measures the queue, CPU time what the models cost. With
+one Perceiver per core, a 2-core machine does twice that, before decoding, speech and the index
+writes.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
 from typing import Any, Sequence
-
-import numpy as np
 
 CLIPS = ("big_buck_bunny_480p_30s.mp4", "tears_of_steel_battle.webm", "manifesto.mp4")
 WINDOW, FPS, SIZE = 2.0, 2.0, 224  # ingest's defaults (avu.ingest.config.IngestConfig)

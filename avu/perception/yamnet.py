@@ -6,8 +6,8 @@ The TFLite export takes one 0.975 s patch (15600 samples) and returns the 521 cl
 `experimental_preserve_all_tensors=True`. Patches follow YAMNet's own framing: a hop of 0.48 s
 (`patch_hop_seconds` in YAMNet's params), the last patch zero-padded as YAMNet itself pads: a 2 s
 segment gives 4 patches, a 5 s clip 10. The export has a fixed batch of one (XNNPACK cannot
-reshape it), so a batch runs patch by patch in one interpreter. Audio shorter than one patch is zero-padded (YAMNet's own behaviour); below
-`MIN_SECONDS` there is nothing to hear.
+reshape it), so a batch runs patch by patch in one interpreter. Audio shorter than one patch is
+zero-padded (YAMNet's own behaviour); below `MIN_SECONDS` there is nothing to hear.
 """
 from __future__ import annotations
 
