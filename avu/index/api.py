@@ -63,6 +63,15 @@ class Hit:
                 "subtitle": self.subtitle, "events": self.events, "matched": self.matched}
 
 
+def _video_dict(row: dict) -> dict:
+    """A videos row for callers: JSON columns decoded (`info`, `config`, `models`, `notes`), `id` added."""
+    out = dict(row)
+    for col in JSON_COLUMNS:
+        raw = out.pop(col, None)
+        out[col.removesuffix("_json")] = json.loads(raw) if raw else None
+    return {"id": out["video_id"], **out}
+
+
 class SearchResult(list):
     """The hits, best first, and what was searched (a list, so `for hit in result` works)."""
 
@@ -95,25 +104,49 @@ class Index:
     def videos(self, where: str | None = None, *, status: str | None = "done") -> list[dict]:
         """Video rows sorted by path, filtered by SQL over the videos table (e.g. "duration > 60").
 
-        Keys: `video_id`, `path`, `status` (`done` / `failed` / `indexing`), `error`, `duration`,
-        `size_bytes`, `n_segments`, `has_video`, `has_audio`, `text_source`, `info`, `config`,
-        `models`, `notes` (decoded JSON), `config_hash`, `seconds`, `ingested_at`. `status=None`
-        returns every row, failed ones included.
+        Keys: `id` (the content hash; also as `video_id`, the name `Hit` uses), `path`, `status`
+        (`done` / `failed` / `indexing`), `error`, `duration`, `size_bytes`, `n_segments`,
+        `has_video`, `has_audio`, `text_source`, `info`, `config`, `models`, `notes` (decoded
+        JSON), `config_hash`, `seconds`, `ingested_at`. `status=None` returns every row, failed
+        ones included.
         """
         clauses = [c for c in (f"status = {_quote(status)}" if status else None, f"({where})" if where else None) if c]
-        rows = self.store.video_rows(" AND ".join(clauses) or None)
-        for r in rows:
-            for col in JSON_COLUMNS:
-                raw = r.pop(col, None)
-                r[col.removesuffix("_json")] = json.loads(raw) if raw else None
-        return sorted(rows, key=lambda r: r["path"] or "")
+        return sorted((_video_dict(r) for r in self.store.video_rows(" AND ".join(clauses) or None)),
+                      key=lambda r: r["path"] or "")
+
+    def video(self, name: str | os.PathLike) -> dict:
+        """The done video that `name` names (id, path, `~` path or unique file name), as `videos()` rows
+        are; `UnknownVideo` otherwise."""
+        return _video_dict(self._video(name))
 
     def _video(self, video: str | os.PathLike) -> dict:
-        """The done video that `video` names (id, path or unique file name: `avu.store.naming`)."""
+        """The done video's raw row (`avu.store.naming.find_video`)."""
         return find_video(self.store, video)
 
-    def segments(self, video: str) -> list[dict]:
-        return self.store.segment_rows(self._video(video)["video_id"])
+    def modalities(self) -> list[str]:
+        """The modalities a query can compare in this index (e.g. speech, seen, heard, read)."""
+        return [m for m, why in self.held().items() if why is None]
+
+    def segments(self, video: str, columns: Sequence[str] | None = None) -> list[dict]:
+        """The segment rows of a video in time order (`columns`: only those, e.g. start, end, text)."""
+        return self.store.segment_rows(self._video(video)["video_id"], list(columns) if columns else None)
+
+    def perception(self, video: str) -> list[dict]:
+        """Per segment in time order: `start`, `end` and what was `seen`, `heard`, `read` and the
+        `objects` on screen (decoded lists, best first); None where a modality was not perceived."""
+        keys = {"seen": "seen_json", "heard": "heard_json", "objects": "objects_json", "read": "read_json"}
+        have = [c for c in keys.values() if self.store.has_column(c)]
+        rows = self.store.segment_rows(self._video(video)["video_id"], ["start", "end", *have])
+        return [{"start": r["start"], "end": r["end"],
+                 **{k: json.loads(r[c]) if r.get(c) is not None else None for k, c in keys.items()}} for r in rows]
+
+    def keyframe(self, video: str, t: float) -> bytes | None:
+        """The key-frame JPEG of the segment holding time `t` (None when there is none)."""
+        vid = self._video(video)["video_id"]
+        rows = self.store.segments.search().where(
+            f"video_id = {_quote(vid)} AND start <= {float(t)!r} AND `end` > {float(t)!r}") \
+            .select(["start", "keyframe_jpeg"]).limit(None).to_list()
+        return min(rows, key=lambda r: r["start"])["keyframe_jpeg"] if rows else None
 
     def events(self, video: str, *, threshold: float | None = None, min_duration: float = 2.0,
                smoothing: int = 1, prompts: Sequence[str] | None = None, visual: bool = False,
@@ -148,10 +181,13 @@ class Index:
         rows = [(r["start"], r["end"], json.loads(r["event_scores"])) for r in segs if r["event_scores"]]
         rows = [(s, e, {k: 0.0 for k in p} if (s, e) in quiet else p) for s, e, p in rows]
         if sounds == "audioset" or (sounds == "auto" and has_heard):
+            from avu.events.perceived import sound_rows
+
             th = AUDIOSET_THRESHOLD if threshold is None else threshold
             loud = [r if (r["start"], r["end"]) not in quiet else {**r, "heard_json": "[]"} for r in segs]
             found = perceived_events(loud, threshold=th, min_duration=min_duration, smoothing=smoothing,
                                      prompts=prompts, visual=visual)
+            rows = sound_rows(loud)  # "<sound> + motion" events name AudioSet sounds too
         else:
             th = 0.8 if threshold is None else threshold
             kind = "sound"
@@ -168,8 +204,7 @@ class Index:
             from avu.events.visual import audio_visual_events, visual_events
 
             found += visual_events(segs, smoothing=smoothing, min_duration=min_duration)
-            found += audio_visual_events(rows, segs, threshold=0.8 if threshold is None else threshold,
-                                         smoothing=smoothing, min_duration=min_duration)
+            found += audio_visual_events(rows, segs, threshold=th, smoothing=smoothing, min_duration=min_duration)
         return sorted(found, key=lambda e: (e.start, e.end, e.label))
 
     def summary(self, video: str, *, budget: float = 0.15, query: str | None = None):
