@@ -7,28 +7,14 @@ is the best of `repeats` runs, so a background hiccup does not decide the ratio.
 """
 from __future__ import annotations
 
-import os
-import platform
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
+from avu.eval._machine import machine  # the benchmarks import it from here too
 from avu.media.frames import BACKENDS, default_threads, read_frames
 from avu.media.probe import probe
-
-
-def machine() -> str:
-    """CPU model and core count, for the record beside every figure."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def _best_of(repeats: int, fn) -> tuple[float, object]:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from avu._paths import shared_data
-from avu.bench.decode import machine
+from avu.eval._machine import machine
 from avu.media import Cue, MediaError, read_subtitles
 from avu.models.text import load_minilm
 from avu.speech.align import match_cues, normalize_words
