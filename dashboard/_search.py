@@ -23,7 +23,6 @@ def _modalities(idx) -> list[str] | None:
     if held is None:
         return None
     available = list(held())
-    st.caption("Modalities in this index: " + (", ".join(available) or "none"))
     if len(available) < 2:
         return None
     restore("modalities", available)

@@ -26,6 +26,7 @@ SEGMENT_COLUMNS = ["start", "end", "text", "audio_db", "motion"]
 PERCEIVED = ("seen", "heard", "objects", "read")  # stored per segment as `<name>_json` (null: not perceived)
 _APPLIED = "_video_link"  # session key: the URL parameters last applied or written
 _SEEKED = "_video_seeked"  # session key: set by a click that moved the player, cleared when drawn
+_SEEKS = "_video_seeks"  # session key: clicks so far (makes each scroll script new, so it runs again)
 # Brings the player into view after a click that moved it (a no-op when it is in view already, as
 # beside the subtitles on a wide screen; on a narrow one the subtitles sit below it).
 _SHOW_PLAYER = ("<script>/* %s */ const p = document.querySelector('.st-key-player'); if (p) {"
@@ -37,6 +38,7 @@ def _seek(t: float) -> None:
     """Move the player to `t` (it starts at the whole second, so a line is heard from its start)."""
     st.session_state["t"] = t
     st.session_state[_SEEKED] = True
+    st.session_state[_SEEKS] = st.session_state.get(_SEEKS, 0) + 1
 
 
 def _pick() -> None:
@@ -90,11 +92,12 @@ def video_page(idx) -> None:
                 st.warning(f"Video file not found: {plain(row.get('path') or vid)}")
             st.caption(f"at {clock(t)} of {clock(row.get('duration') or 0.0)}")
         if st.session_state.pop(_SEEKED, False):
-            st.html(_SHOW_PLAYER % t, unsafe_allow_javascript=True)
+            st.html(_SHOW_PLAYER % st.session_state[_SEEKS], unsafe_allow_javascript=True)
         _key_shots(idx, vid)
+    cues = idx.subtitles(vid)
     with right:
-        _subtitles(idx, vid, row)
-    _timelines(idx, vid, row, t)
+        _subtitles(cues, row)
+    _timelines(idx, vid, row, t, cues)
 
 
 def _key_shots(idx, vid: str) -> None:
@@ -116,8 +119,7 @@ def _key_shots(idx, vid: str) -> None:
         st.text(s.text)
 
 
-def _subtitles(idx, vid: str, row: dict) -> None:
-    cues = idx.subtitles(vid)
+def _subtitles(cues: list, row: dict) -> None:
     if not cues:
         why = ("it has no audio" if row.get("has_audio") is False else
                "no subtitle file beside it and no speech transcribed")
@@ -135,7 +137,8 @@ def _subtitles(idx, vid: str, row: dict) -> None:
     with st.container(height=460, key="cues"):
         for j, c in shown:
             a, b = st.columns([1, 3], vertical_alignment="center")
-            a.button(clock(c.start, hours=long), key=f"cue{j}", on_click=_seek, args=(float(c.start),), type="tertiary")
+            a.button(clock(c.start, hours=long), key=f"cue{j}", on_click=_seek, args=(float(c.start),),
+                     type="tertiary")
             who = getattr(c, "speaker", None)
             if who in colours:
                 b.html(coloured(c.text, colours[who], tag=who))
@@ -162,7 +165,7 @@ def _perception(idx, vid: str, segs: list[dict]) -> list[dict]:
              **{m: json.loads(r[f"{m}_json"]) if r.get(f"{m}_json") else None for m in PERCEIVED}} for r in segs]
 
 
-def _timelines(idx, vid: str, row: dict, t: float) -> None:
+def _timelines(idx, vid: str, row: dict, t: float, cues: list) -> None:
     st.subheader("Timeline")
     duration = float(row.get("duration") or 0.0)
     segs = _segments(idx, vid, SEGMENT_COLUMNS)
@@ -172,7 +175,6 @@ def _timelines(idx, vid: str, row: dict, t: float) -> None:
         missing.append("what is seen, heard and read (ingest with the perception models: `avu models`)")
     speakers = index_method(idx, "speakers")
     turns = speakers(vid) if speakers else []
-    cues = idx.subtitles(vid)
     if cues and speakers is None:
         missing.append("who speaks (speaker turns)")
     rows = _timeline.lanes(said=cues, turns=turns, perception=perception)
