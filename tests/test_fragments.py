@@ -84,6 +84,13 @@ def test_waiting_videos_commit_as_one_group(store):
     assert len(_segs(IndexStore(store.uri))) == 8 * 4
 
 
+def test_the_same_video_twice_in_a_group_is_written_once(store):
+    w, c = FragmentWriter(store.uri), Committer(store)
+    assert c.commit_together([(_video("v1"), _receipts(w, "v1", n=4)), (_video("v1"), _receipts(w, "v1", n=2))]) == [4, 2]
+    again = IndexStore(store.uri)
+    assert [s[1] for s in _segs(again)] == [0, 1] and len(again.video_rows()) == 1
+
+
 def test_a_receipt_with_an_error_fails_its_video_only(store):
     w, c = FragmentWriter(store.uri), Committer(store)
     bad = Receipt("segments", "v2", 3, error="OSError: [Errno 28] No space left on device")
@@ -148,3 +155,14 @@ def test_uncommitted_fragments_are_removed_by_the_next_run(store, tmp_path):
     remove_leftovers(store.uri)
     assert _data_files(tmp_path / "index", "segments") == committed
     assert len(_segs(IndexStore(store.uri))) == 4
+
+
+@pytest.mark.slow
+def test_writer_benchmark_commits_every_video(tiny_av):
+    from avu.bench._ingest_writer import writer_segments_per_s
+
+    out = writer_segments_per_s(tiny_av, videos=5, segments=12, cues=3, producers=2, group=2)
+    assert out["writer_groups"] == 2  # 4 timed videos (the first is not timed), 2 per commit
+    for key in ("writer_segments_per_s", "writer_segments_per_cpu_s", "writer_segments_per_s_one_video",
+                "writer_table_add_segments_per_s", "fragment_segments_per_s"):
+        assert out[key] > 0, key

@@ -171,8 +171,9 @@ class Committer:
             else:
                 ok.append(item)
         if ok:
+            latest = {item.video["video_id"]: item for item in ok}  # the same video twice: the last wins
             try:
-                self._write(ok)
+                self._write(list(latest.values()))
             except BaseException as e:  # every video of the group is invisible; each caller sees why
                 for item in ok:
                     item.error = e
