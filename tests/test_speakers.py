@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from avu.media import Audio, Cue, read_audio
-from avu.speakers import Diarization, Turn, diarize, diarize_audio, embed_voice
+from avu.media import Audio, Cue, MediaError, read_audio
+from avu.speakers import Diarization, Turn, diarize, diarize_audio, embed_voice, voice_of
 from avu.speakers.cluster import cluster_windows
 from avu.speech.vad import covered, speech_regions, total_speech
 
@@ -128,6 +128,10 @@ def test_voice_embedding_tells_readers_apart(shared_data):
     c = embed_voice(_clip(shared_data, SONNET, 2.6, 11.5))
     assert a.shape == (256,) and abs(float(np.linalg.norm(a)) - 1) < 1e-5
     assert float(a @ b) > float(a @ c) + 0.1
+    q = voice_of(shared_data / MANIFESTO, start=41.0, end=50.0)  # a query file: its speech only
+    assert float(q @ a) > float(q @ c) + 0.1
+    with pytest.raises(MediaError, match="too little speech"):
+        voice_of(shared_data / MANIFESTO, start=5.0, end=5.5)
 
 
 def test_silent_audio_has_no_speakers_and_says_why(tiny_av):
