@@ -99,6 +99,7 @@ class Index:
         self._text = None
         self._explainer = None
         self._pool: ThreadPoolExecutor | None = None
+        self._videos_cache: tuple | None = None  # (videos table version, decoded rows)
 
     # -- browsing -----------------------------------------------------------------------------
     def videos(self, where: str | None = None, *, status: str | None = "done") -> list[dict]:
@@ -110,9 +111,19 @@ class Index:
         JSON), `config_hash`, `seconds`, `ingested_at`. `status=None` returns every row, failed
         ones included.
         """
+        if where is None:  # the common case (every search without a filter): cached per table version
+            return [r for r in self._all_videos() if status is None or r["status"] == status]
         clauses = [c for c in (f"status = {_quote(status)}" if status else None, f"({where})" if where else None) if c]
-        return sorted((_video_dict(r) for r in self.store.video_rows(" AND ".join(clauses) or None)),
+        return sorted((_video_dict(r) for r in self.store.video_rows(" AND ".join(clauses))),
                       key=lambda r: r["path"] or "")
+
+    def _all_videos(self) -> list[dict]:
+        """Every videos row (decoded, sorted by path), re-read only when the table has a new version."""
+        version = self.store.videos.version
+        if self._videos_cache is None or self._videos_cache[0] != version:
+            rows = sorted((_video_dict(r) for r in self.store.video_rows()), key=lambda r: r["path"] or "")
+            self._videos_cache = (version, rows)
+        return [dict(r) for r in self._videos_cache[1]]
 
     def video(self, name: str | os.PathLike) -> dict:
         """The done video that `name` names (id, path, `~` path or unique file name), as `videos()` rows
@@ -241,7 +252,7 @@ class Index:
         if not vids:
             return None, {}
         if where is None:  # every done video: only rows of videos still being written need excluding
-            busy = [v["video_id"] for v in self.store.video_rows("status = 'indexing'")]
+            busy = [v["video_id"] for v in self.videos(status="indexing")]
             if not busy:
                 return "true", vids  # no filter at all: the cheapest search at scale
             return "video_id NOT IN (" + ", ".join(_quote(v) for v in sorted(busy)) + ")", vids
@@ -399,7 +410,7 @@ class Index:
         best = self._best(score(moments, searched, weights), k, vids, exclude)
         if self._explainer is None:
             self._explainer = Explainer(self._encode_texts)
-        why = self._explainer.matched(self.store, best, q_text, searched, verbatim=verbatim)
+        why = self._explainer.matched(best, q_text, searched, verbatim=verbatim)
         hits = []
         for mo, matched in zip(best, why):
             parts = {m: (None if mo.evidence.get(m) is None else round(mo.evidence[m], 4)) for m in requested}

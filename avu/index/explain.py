@@ -1,7 +1,8 @@
 """Why a hit matched: the labels, on-screen text and line said that answer the query (`Hit.matched`).
 
 For the final hits only (never for every candidate), the perception columns of the segments a hit
-overlaps are read back and each label or text line is compared with the query's MiniLM vector:
+covers (read with the candidate, `Moment.perceived`) are decoded and each label or text line is
+compared with the query's MiniLM vector:
 
 - `seen`: ImageNet tags and COCO objects whose label is close to the query (cosine at least the
   modality's calibrated equal-odds point `b`), best first, with the model's score: `[label, score]`;
@@ -19,10 +20,8 @@ import json
 import numpy as np
 
 from avu.index.fusion import CALIBRATION
-from avu.store.tables import _quote
 
 MAX_LABELS = 3  # labels listed per modality and hit
-LABEL_COLUMNS = ("seen_json", "objects_json", "heard_json", "read_json")
 
 
 class Explainer:
@@ -49,23 +48,15 @@ class Explainer:
         keep.sort(key=lambda x: (-x[0], x[1]))
         return [[lab, round(scored[lab], 3)] for _, lab in keep[:MAX_LABELS]]
 
-    def matched(self, store, moments: list, q: np.ndarray | None, modalities, *, verbatim: str | None) -> list[dict]:
+    def matched(self, moments: list, q: np.ndarray | None, modalities, *, verbatim: str | None) -> list[dict]:
         """One `matched` dict per moment (empty where nothing explains it in words)."""
         if q is None or not moments:
             return [{} for _ in moments]
         q = np.asarray(q, dtype=np.float32)
         needle = verbatim.lower() if verbatim else None
-        cols = [c for c in LABEL_COLUMNS if store.has_column(c)]
-        over: dict = {}
-        if cols and any(m in modalities for m in ("seen", "heard", "read")):
-            spans = " OR ".join(f"(video_id = {_quote(m.video_id)} AND start < {float(m.end)!r} "
-                                f"AND `end` > {float(m.start)!r})" for m in moments)
-            for r in store.segments.search().where(spans).select(["video_id", "start", "end", *cols]) \
-                    .limit(None).to_list():
-                over.setdefault(r["video_id"], []).append(r)
         out = []
         for mo in moments:
-            segs = [s for s in over.get(mo.video_id, []) if s["start"] < mo.end and s["end"] > mo.start]
+            segs = mo.perceived  # the perception columns of the segment(s) it covers, read with it
             why: dict = {}
             for m, sources in (("seen", ("seen_json", "objects_json")), ("heard", ("heard_json",))):
                 if m not in modalities:

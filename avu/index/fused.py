@@ -30,6 +30,7 @@ from avu.store.ann import vector_search
 from avu.store.tables import _quote
 
 BASE = ["video_id", "seg", "start", "end", "text", "event_scores"]
+LABELS = ["read_text", "seen_json", "objects_json", "heard_json", "read_json"]  # read back for `explain`
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Moment:
     cos: dict = field(default_factory=dict)  # modality -> cosine, None where the moment has nothing
     read_text: str | None = None  # the on-screen lines of the moment
     events: dict | None = None  # the segment's event scores (segments only)
+    perceived: list = field(default_factory=list)  # the perception columns of its segment(s), for `explain`
     phrase: bool = False  # the text query occurs verbatim in what is said or shown
     evidence: dict = field(default_factory=dict)  # modality -> calibrated probability (or None)
     score: float = 0.0
@@ -68,7 +70,7 @@ def gather(store, vectors: dict, *, per_modality: int, where: str | None, verbat
     """Every candidate moment of the query `vectors` ({modality: vector}), scored in each modality."""
     vectors = {m: _unit(q) for m, q in vectors.items()}
     emb = [f"{m}_emb" for m in vectors]
-    seg_cols = BASE + emb + (["read_text"] if store.has_column("read_text") else [])
+    seg_cols = BASE + emb + [c for c in LABELS if store.has_column(c)]
 
     def seg_search(m):
         return vector_search(store.segments, f"{m}_emb", vectors[m], per_modality, where=where, columns=seg_cols)
@@ -97,6 +99,7 @@ def gather(store, vectors: dict, *, per_modality: int, where: str | None, verbat
 def _segment_moment(r: dict, vectors: dict) -> Moment:
     return Moment(r["video_id"], r["start"], r["end"], r.get("text"), seg=r["seg"], read_text=r.get("read_text"),
                   events=json.loads(r["event_scores"]) if r.get("event_scores") else None,
+                  perceived=[{c: r[c] for c in LABELS if c in r and c != "read_text"}],
                   cos={m: _cos(r.get(f"{m}_emb"), q) for m, q in vectors.items()})
 
 
@@ -118,7 +121,9 @@ def _cue_moments(store, cues: list[dict], vectors: dict, seg_cols: list[str], wh
             vals = [x for x in (_cos(s.get(f"{m}_emb"), q) for s in segs) if x is not None]
             cos[m] = max(vals) if vals else None
         read = "\n".join(s["read_text"] for s in segs if s.get("read_text")) or None
-        out.append(Moment(c["video_id"], c["start"], c["end"], c["text"], idx=c["idx"], cos=cos, read_text=read))
+        perceived = [{k: s[k] for k in LABELS if k in s and k != "read_text"} for s in segs]
+        out.append(Moment(c["video_id"], c["start"], c["end"], c["text"], idx=c["idx"], cos=cos, read_text=read,
+                          perceived=perceived))
     return out
 
 

@@ -142,10 +142,28 @@ def _order_key(ties: list[str]):
     return key
 
 
+def _pylist(table_out: pa.Table) -> list[dict]:
+    """Rows as dicts; vector columns as float32 NumPy rows (None where null), not lists of floats
+    (converting 384 Python floats per vector costs more than the search at a few hundred rows)."""
+    vec = [f.name for f in table_out.schema if pa.types.is_fixed_size_list(f.type)]
+    rows = table_out.drop_columns(vec).to_pylist() if vec else table_out.to_pylist()
+    for name in vec:
+        col = table_out[name].combine_chunks()
+        if isinstance(col, pa.ChunkedArray):
+            col = pa.concat_arrays(col.chunks) if col.num_chunks else pa.array([], col.type)
+        dim = col.type.list_size
+        flat = col.values.slice(col.offset * dim, len(col) * dim).to_numpy(zero_copy_only=False)
+        mat = flat.astype(np.float32, copy=False).reshape(len(col), dim)
+        valid = col.is_valid().to_numpy(zero_copy_only=False)
+        for i, row in enumerate(rows):
+            row[name] = mat[i] if valid[i] else None
+    return rows
+
+
 def _rows(table_out: pa.Table) -> list[dict]:
     """Arrow result with `_distance` -> dicts with `similarity`; null / NaN distances dropped."""
     out = []
-    for row in table_out.to_pylist():
+    for row in _pylist(table_out):
         d = row.pop("_distance")
         if d is None or math.isnan(d):
             continue
@@ -198,7 +216,7 @@ def _numpy_search(table, column: str, q: np.ndarray, k: int, where: str, select:
     if keep.size > k:  # everything at or above the k-th score, ties included
         kth = np.partition(sims[keep], keep.size - k)[keep.size - k]
         keep = keep[sims[keep] >= kth]
-    part = got.select(select).take(pa.array(keep, type=pa.int64())).to_pylist()
+    part = _pylist(got.select(select).take(pa.array(keep, type=pa.int64())))
     for row, s in zip(part, sims[keep]):
         row["similarity"] = float(s)
     return sorted(part, key=_order_key(ties))[:k]
@@ -208,7 +226,8 @@ def vector_search(table, column: str, query: np.ndarray, k: int, *, where: str |
                   exact: bool | None = None, columns: list[str] | None = None) -> list[dict]:
     """The `k` rows whose `column` vector is most cosine-similar to `query`, best first.
 
-    Each row holds `columns` (default: every column but binary blobs and embedding vectors) and
+    Each row holds `columns` (default: every column but binary blobs and embedding vectors; a
+    vector column asked for comes as a float32 NumPy array, None where null) and
     `similarity` = 1 - cosine distance. Rows whose vector is null never appear. `where` is SQL
     over the table, applied before the search. The ANN index is used when there is one, unless
     `exact=True`; without one the search is exact (`exact=False` does not build one: `ensure_ann` does).

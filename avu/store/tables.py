@@ -127,6 +127,7 @@ class IndexStore:
             "segments", schema=SEGMENTS, exist_ok=True)
         self.cues = self.db.open_table("cues") if "cues" in names else self.db.create_table(
             "cues", schema=CUES, exist_ok=True)
+        self._segment_columns: frozenset | None = None
         if create:
             self._upgrade()
 
@@ -141,8 +142,11 @@ class IndexStore:
             marker.write_text(json.dumps({"format": "avu-index", "version": FORMAT_VERSION}))
 
     def has_column(self, column: str) -> bool:
-        """Whether the segments table has `column` (an index from before perception lacks those)."""
-        return column in self.segments.schema.names
+        """Whether the segments table has `column` (an index from before perception lacks those).
+        Read once per handle: columns are only ever added, by a writer's `_upgrade`."""
+        if self._segment_columns is None or column not in self._segment_columns:
+            self._segment_columns = frozenset(self.segments.schema.names)
+        return column in self._segment_columns
 
     @staticmethod
     def check(uri: str | os.PathLike, *, create: bool = False) -> str:
