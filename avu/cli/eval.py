@@ -78,8 +78,9 @@ def ave(videos: Path = typer.Option(..., "--videos", help="Folder of AVE videos,
         model: Optional[Path] = typer.Option(None, "--model", help="Event model .safetensors "
                                              "(default: the shipped esc10)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
-    """AVE segment-level accuracy (10 one-second segments a video, background included) on the
-    videos whose category is an ESC-10 class; the others are counted as skipped."""
+    """AVE segment-level accuracy on the videos whose category is an ESC-10 class.
+
+    Ten one-second segments a video, background included; other categories count as skipped."""
     from avu.eval.ave import run
 
     result = run(videos, annotations, split=split, model=model, threshold=threshold,
