@@ -62,7 +62,8 @@ class DecordVideo:
         except decord.DECORDError as e:
             if "from_size == to_size" in str(e):  # decord 0.6 fails on some output widths
                 raise DecordUnsupported(str(e)) from None
-            raise CorruptMedia(self.path, f"decoding failed near frame {int(idx[i])} ({str(e).splitlines()[0][:200]})") from None
+            reason = str(e).splitlines()[0][:200]
+            raise CorruptMedia(self.path, f"decoding failed near frame {int(idx[i])} ({reason})") from None
         return out, self.pts[idx]
 
     def read(self, times: np.ndarray | None, seek: str, start: float, end: float):

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch loads where frames or audio are made, so `avu probe` stays light
+    import torch
 
 
 def _check_time(name: str, value: float) -> None:
@@ -56,6 +58,8 @@ class Frames:
     pts: torch.Tensor  # float64 [T], presentation time of each returned frame
 
     def __post_init__(self):
+        import torch
+
         d, p = self.data, self.pts
         if d.dtype != torch.uint8 or d.ndim != 4 or d.shape[-1] != 3:
             raise ValueError(f"Frames.data must be uint8 [T,H,W,3], got {d.dtype} {tuple(d.shape)}")
@@ -81,6 +85,8 @@ class Audio:
     start: float = 0.0  # seconds from the start of the file
 
     def __post_init__(self):
+        import torch
+
         w = self.waveform
         if w.dtype != torch.float32 or w.ndim not in (1, 2):
             raise ValueError(f"Audio.waveform must be float32 [N] or [C,N], got {w.dtype} {tuple(w.shape)}")

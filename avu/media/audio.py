@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import av
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch loads when samples or frames are returned, so probing stays light
+    import torch
 
 from avu.media._errors import CorruptMedia, NoAudioStream
 from avu.media._types import Audio, MediaInfo
@@ -125,6 +127,8 @@ class AudioFile:
     def _audio(self, w: np.ndarray, start: float) -> Audio:
         if not np.isfinite(w).all():
             raise CorruptMedia(self.path, "decoded audio contains NaN or infinity")
+        import torch
+
         t = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
         return Audio(waveform=t[0] if self.mono else t, sr=self.sr, start=float(start))
 
@@ -178,6 +182,8 @@ def log_mel(audio: Audio | torch.Tensor, *, sr: int | None = None, n_mels: int =
     Slaney mel scale and area normalisation, centred frames with zero padding: the same numbers
     as `librosa.feature.melspectrogram` with its defaults (the tests check this).
     """
+    import torch
+
     if isinstance(audio, Audio):
         wave, sr = audio.waveform, audio.sr
     else:

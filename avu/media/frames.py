@@ -1,9 +1,10 @@
 """Frame reading: `read_frames` for one call, `VideoFile` to read many windows of one open file.
 
 Two backends share one contract: decord (default; frame index + batched exact seeks) and PyAV
-(streaming decode; also used for rotated videos, which decord 0.6 mis-decodes). Both return the frame *shown* at each wanted time, i.e. the last frame whose
-pts is at or before it, with that frame's true pts, as uint8 RGB [T, H, W, 3] in display
-orientation (a rotated phone video comes out upright).
+(streaming decode; also used for rotated videos, which decord 0.6 mis-decodes). Both return the
+frame *shown* at each wanted time, i.e. the last frame whose pts is at or before it, with that
+frame's true pts, as uint8 RGB [T, H, W, 3] in display orientation (a rotated phone video comes out
+upright).
 
 `seek="exact"` decodes from the keyframe before each wanted time up to the frame shown then;
 `seek="approximate"` returns the keyframe at or before each time instead (much cheaper on long
@@ -15,7 +16,6 @@ import os
 from typing import Literal, Sequence
 
 import numpy as np
-import torch
 
 from avu.media._errors import CorruptMedia, NoVideoStream
 from avu.media._types import Frames, MediaInfo
@@ -122,6 +122,8 @@ class VideoFile:
         else:
             arrays, pts = self._read(None, seek, start, end)
             arrays = _stack(arrays)
+        import torch
+
         data = torch.from_numpy(np.ascontiguousarray(arrays))
         if self.info.rotation:
             data = torch.rot90(data, k=self.info.rotation // 90, dims=(1, 2)).contiguous()
