@@ -61,7 +61,8 @@ def test_the_lists_are_well_formed():
 @pytest.mark.shared
 def test_prompt_figures_with_the_ontology(shared_data):
     torch.set_num_threads(1)
-    scorer = P.PromptScorer(tuple(P.ESC10_AUDIOSET), ontology=shared_data / "annotations" / "audioset" / "ontology.json")
+    ontology = shared_data / "annotations" / "audioset" / "ontology.json"
+    scorer = P.PromptScorer(tuple(P.ESC10_AUDIOSET), ontology=ontology)
     assert _figures(scorer) == {"in_set": 20, "right": 20, "accepted": 19, "out_of_set": 20, "refused": 18}
 
 

@@ -13,8 +13,9 @@ only the network. Augmentation works on the cached log-mels:
 Evaluation classifies the full 5 s clip (the encoder pools over time, any length works),
 averaging the softmax over `eval_shifts` circular shifts of it. `cross_validate(cfg)` trains one
 model per held-out fold (recipe choices are made by `avu.events.esc10_nested`, on validation folds
-inside the training folds, never on the test fold); `train_all(cfg, out_dir)` trains on all 400 clips (or on chosen folds,
-`folds=[1, 2, 3, 4]`, scoring the folds left out) and writes `esc10.safetensors` and `esc10.json`
+inside the training folds, never on the test fold); `train_all(cfg, out_dir)` trains on all 400
+clips (or on chosen folds, `folds=[1, 2, 3, 4]`, scoring the folds left out) and writes
+`esc10.safetensors` and `esc10.json`
 (or `<name>.*`, e.g. the held-out model `esc10_heldout5.*` that the boundary test uses).
 
 Reruns: `train` seeds torch's global and its own generators from `seed`, fixes the thread count
