@@ -68,8 +68,9 @@ def ray_session(address: str | None = None, *, cpus: int | None = None):
     saved = (logger.handlers[:], logger.propagate)
     handler = logging.FileHandler(RAY_LOG)
     logger.handlers, logger.propagate = [handler], False
-    # Ray forks helper processes that exec at once; lancedb's at-fork warning does not apply
+    # Ray forks helper processes that exec at once; lancedb's and lance's at-fork warnings do not apply
     warnings.filterwarnings("ignore", message="lancedb fork support is experimental")
+    warnings.filterwarnings("ignore", message="lance is not fork-safe")
     try:
         if address:  # workers elsewhere: the environment travels with the job
             ray.init(address=address, runtime_env=RAY_ENV, log_to_driver=False, logging_level=logging.INFO)
