@@ -170,6 +170,10 @@ class Perceiver:
         out.text = [TextLine(ln.text, ln.score) for ln in dedupe(per_frame)]
 
     # -- public ------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the last frame read (call between videos, so one never reuses another's text)."""
+        self._last_ocr = None
+
     def perceive(self, frames: np.ndarray | None, audio: np.ndarray | None, *, sr: int = 16000) -> SegmentPerception:
         """frames: uint8 RGB [T, H, W, 3] (the segment's frames, any size) or None; audio: float32
         mono in [-1, 1] at `sr`, or None."""
