@@ -19,6 +19,7 @@ import typer
 from avu._paths import REPO
 from avu.cli._console import clean_errors, console, err_console
 from avu.cli._options import int_list, read_mapping, train_config
+from avu.cli._output import print_json
 
 app = typer.Typer()
 
@@ -39,7 +40,7 @@ def _train_esc10_recipe(config: Path, out: Optional[Path]) -> None:
     cfg = Esc10Config.from_yaml(config)
     data = load_esc10(data_dir(cfg), n_mels=cfg.n_mels)
     weights = train_all(cfg, out or REPO / "runs" / "esc10", command=f"avu train {config}", data=data, log=True)
-    print(json.dumps({"weights": str(weights), "bytes": weights.stat().st_size}))
+    print_json({"weights": str(weights), "bytes": weights.stat().st_size})
 
 
 @app.command("train")
@@ -113,13 +114,12 @@ def train_esc10(config: Path = typer.Option(ESC10_CONFIG, "--config", help="Reci
     data = load_esc10(data_dir(cfg), n_mels=cfg.n_mels)
     result = cross_validate(cfg, data=data, log=not quiet) if cv else None
     if result is not None and not quiet:
-        print(json.dumps(result), flush=True)
+        print_json(result)
     weights = train_all(cfg, out, command=_command_line(), cv=result, data=data, log=not quiet,
                         folds=folds, name=name)
     meta = json.loads(weights.with_suffix(".json").read_text())
-    print(json.dumps({"weights": str(weights), "config": str(weights.with_suffix(".json")),
-                      "bytes": weights.stat().st_size, "cross_validation": result,
-                      "held_out": meta.get("held_out")}))
+    print_json({"weights": str(weights), "config": str(weights.with_suffix(".json")),
+                "bytes": weights.stat().st_size, "cross_validation": result, "held_out": meta.get("held_out")})
 
 
 __all__ = ["app", "train", "train_esc10"]
