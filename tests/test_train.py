@@ -183,8 +183,8 @@ def test_eval_avshapes_learns_and_marks_reused_rows(tmp_path, shared_data, monke
     assert result["test_videos"] == 80 and result["reused"] == []
     assert [r["variant"] for r in result["variants"]][0] == "fused"
     assert not any(r["reused"] for r in result["variants"])
-    # 80 test videos: chance R@5 is 6.25 (measured: see the README's avshapes notes)
-    assert result["fused"]["R@5"] >= 25, result["fused"]
+    # 80 test videos: chance R@5 is 6.25; measured fused R@5 72.5 (R@1 30.0), visual 32.5, audio 55.0
+    assert result["fused"]["R@5"] >= 40, result["fused"]
     assert result["distillation"]["param_ratio"] <= 0.25
     again = run_avshapes(cfg, root=tmp_path / "avs", variants=["visual"], log=lambda s: None)
     assert again["visual"] == result["visual"] and again["reused"] == ["visual"]
