@@ -4,9 +4,9 @@ Ingest the shared clips and speech recordings (or procedural clips made with FFm
 `../shared/data` is absent, or the paths given) with the Ray pipeline into `OUT/index`: decode every
 2 s segment, attach sidecar subtitles or transcribe speech offline, embed what is said, and commit
 each video. Then report per video what the index holds (streams, segments, the loudest and the
-busiest moments, the first lines said, the sound events of the shipped ESC-10 model) and run example
-queries through the search API. The report is printed and written to OUT/report.json and
-OUT/report.md.
+busiest moments, the first lines said, the sound events: AudioSet tags, or the ESC-10 model for a
+video not perceived) and run example queries through the search API. The report is printed and
+written to OUT/report.json and OUT/report.md.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ app = typer.Typer()
 QUERIES = ["this audiobook is in the public domain",  # verbatim, from the manifesto
            "where can I read the text of this book",  # a paraphrase of what is said
            "the history of class struggles"]  # free text about the topic
-SOUND_PROMPTS = ["a helicopter flying overhead", "water splashing"]  # free-text sounds (matched to ESC-10 classes)
+SOUND_PROMPTS = ["a helicopter flying overhead", "water splashing"]  # free-text sounds, matched to classes by meaning
 
 
 def make_procedural_clips(folder: Path) -> list[Path]:
@@ -181,7 +181,7 @@ def _markdown(report: dict) -> str:
         busy_at = timestamp(r["most_motion"]["start"]) if r["most_motion"] else "-"
         lines.append(f"| {r['file']} | {r['codecs']} | {r['duration']:.1f}s | {r['segments']} | "
                      f"{r['lines']} lines ({r['text_source'] or '-'}) | {loud_at} | {busy_at} |")
-    lines += ["", "Sound events (ESC-10 classes, probability >= 0.8 for >= 2 s):", ""]
+    lines += ["", "Sound events (AudioSet tags when perceived, else the ESC-10 model; at least 2 s):", ""]
     lines += [f"- `{r['file']}` {time_range(e['start'], e['end'])}: {e['label']} ({e['confidence']:.2f})"
               for r in report["videos"] for e in r["events"]] or ["- none"]
     lines += ["", "Summaries (key shots in 15% of the duration, and the lines said in them):", ""]

@@ -1,7 +1,9 @@
 """`avu events`: the event timeline of an indexed video.
 
-Sound events of the shipped ESC-10 model (or free-text sound prompts scored through the ten
-classes' meaning) and, with `--visual`, high-motion, scene-change and sound + motion events. The
+Sound events from the AudioSet tags perception stored (521 classes) or, for a video ingested
+without perception (or with `--sounds esc10`), from the shipped ESC-10 specialist (ten classes,
+with a note saying so); free-text sound prompts are matched to the classes by meaning. With
+`--visual`: high motion, scene changes, objects on screen and sight-and-sound agreement. The
 ESC-10 training and evaluation commands are `avu train-esc10` (`avu.cli.train`) and `avu eval
 esc10` / `avu eval ave` (`avu.cli.eval`).
 """
@@ -23,33 +25,49 @@ ESC10_NOTE = ("ESC-10 classes only: dog, rooster, rain, sea waves, crackling fir
               "clock tick, helicopter, chainsaw; other sounds are forced into one of them.")
 
 
+SOUNDS = ("auto", "audioset", "esc10")
+
+
+def _sounds(value: str) -> str:
+    if value not in SOUNDS:
+        raise typer.BadParameter(f"must be one of {', '.join(SOUNDS)}, not {value!r}")
+    return value
+
+
 @app.command()
 @clean_errors
 def events(index: Path = typer.Argument(..., help="Index folder."),
-           video: str = typer.Argument(..., help="Video id or path."),
-           threshold: float = typer.Option(0.8, min=0.0, max=1.0, help="Minimum ESC-10 class probability."),
+           video: str = typer.Argument(..., help="Video id, path or file name."),
+           threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Minimum class probability "
+                                                     "[AudioSet: the measured default; ESC-10: 0.8]."),
            min_duration: float = typer.Option(2.0, min=0.0, help="Shortest event kept, seconds."),
            out: Optional[Path] = typer.Option(None, help="Also write the events as JSON here."),
            prompt: List[str] = typer.Option([], "--prompt", help="Free-text sound, e.g. \"dog barking\" "
-                                            "(repeatable; scored through the ten classes' meaning)."),
-           visual: bool = typer.Option(False, "--visual", help="Add high-motion, scene-change and "
-                                       "sound + motion events."),
+                                            "(repeatable; matched to the classes by meaning)."),
+           visual: bool = typer.Option(False, "--visual", help="Add high-motion, scene-change, objects on "
+                                       "screen and sight-and-sound events."),
+           sounds: str = typer.Option("auto", "--sounds", callback=_sounds, help="auto: AudioSet tags when the "
+                                      "video was perceived, else ESC-10; audioset; esc10."),
            as_json: bool = typer.Option(False, "--json", help="Print one JSON list.")):
-    """The event timeline of an indexed video (the shipped ESC-10 model's ten classes, or prompts)."""
+    """The event timeline of an indexed video (sounds, prompts, and with --visual what is seen)."""
     from avu.index import open_index
 
-    found = [e._asdict() for e in open_index(index).events(video, threshold=threshold, min_duration=min_duration,
-                                                           prompts=prompt or None, visual=visual)]
+    idx = open_index(index)
+    found = [e._asdict() for e in idx.events(video, threshold=threshold, min_duration=min_duration,
+                                             prompts=prompt or None, visual=visual, sounds=sounds)]
     if out:
         out.write_text(json.dumps(found, indent=2))
     if as_json:
         print_json(found)
         return
-    rows = [[timestamp(e["start"]), timestamp(e["end"]), escape(e["label"]), e["kind"], f"{e['confidence']:.2f}"]
-            for e in found]
+    rows = [[timestamp(e["start"]), timestamp(e["end"]),
+             escape(e["label"]) + (f" (at most {e['count']} at once)" if e.get("count") else ""), e["kind"],
+             f"{e['confidence']:.2f}"] for e in found]
     print_table([Col("start", no_wrap=True), Col("end", no_wrap=True), Col("event"), Col("kind", drop=1),
                  Col("confidence", no_wrap=True)], rows, empty="no events above the threshold")
-    console.print(ESC10_NOTE, style="dim", highlight=False)
+    perceived = sounds == "auto" and any(r.get("heard") is not None for r in idx.perception(video))
+    if sounds == "esc10" or (sounds == "auto" and not perceived):
+        console.print(ESC10_NOTE, style="dim", highlight=False)
 
 
 __all__ = ["app", "events"]
