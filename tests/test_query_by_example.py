@@ -11,7 +11,8 @@ audio-only query (no picture) must find the segment it was cut from among fused 
 caption must find its video. The figures were measured with the same training, videos and
 embedding code run in one process (Ray could not start on the loaded machine that wrote this
 test): visual-only 15 of 18 segment queries rank their video first, audio-only 6 of 6 find their
-video (3 of 6 the very segment), captions 6 of 6."""
+video (3 of 6 the very segment), captions 6 of 6. The same model trained without modality dropout
+gave 8 of 18 and 4 of 6 (captions still 6 of 6): the first two checks fail without it."""
 from __future__ import annotations
 
 import numpy as np
