@@ -11,9 +11,16 @@ apart. Peak memory is the largest sum of resident memory over the driver and eve
 sampled every 50 ms. The writer commits synthetic rows of the real schema, one video per commit
 (`avu/bench/_ingest_writer.py`); the driver handles the replies of trivial in-process actors
 (`pipelines/inline.py`), so its figure is the state machine's own ceiling, without Ray.
+
+`bench_raydata` runs the same ingest on Ray Data's streaming executor (`pipelines/_raydata.py`)
+beside the driver, and `bench_scaling` times 1, 2, 4, 8 decode actors (for a machine with the
+cores: `scripts/bench_ingest_scaling.sh`); `python -m avu.bench.ingest raydata|scaling` prints
+either as JSON.
 """
 from __future__ import annotations
 
+import argparse
+import json
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +34,7 @@ from avu.bench._ingest_writer import writer_segments_per_s
 from avu.bench.decode import machine
 from avu.ingest import IngestConfig
 from avu.media import probe
+from pipelines._raydata import run_raydata
 from pipelines.ingest import IngestOptions, ray_session, run_ingest
 from pipelines.inline import driver_calls_per_s
 
@@ -81,11 +89,11 @@ def ffmpeg_decode_seconds(files: list[Path], threads: int) -> float:
     return time.perf_counter() - t
 
 
-def _run(files: list[Path], decoders: int, workdir: Path) -> dict:
+def _run(files: list[Path], decoders: int, workdir: Path, embedders: int = 1) -> dict:
     """One ingest into a fresh index; each decode actor decodes with one thread (one core)."""
     stats: dict = {}
     index = Path(tempfile.mkdtemp(dir=workdir)) / "index"
-    opts = IngestOptions(config=IngestConfig(asr="off"), decoders=decoders, embedders=1, decoder_threads=1)
+    opts = IngestOptions(config=IngestConfig(asr="off"), decoders=decoders, embedders=embedders, decoder_threads=1)
     with RssSampler(stats) as rss:
         results = run_ingest([str(f) for f in files], str(index), opts, stats=stats)
     bad = [r for r in results if r.status != "done"]
@@ -138,3 +146,93 @@ def bench_ingest(shared: Path, *, repeats: int = 2, files: list[Path] | None = N
         "runs": {"1_decoder": best[1], "2_decoders": best[2], "one_clip": one, "ten_x_clip": ten},
         "machine": machine(), "config": IngestConfig(asr="off").to_dict(),
     }
+
+
+def _corpus(files: list[Path], copies: int, work: Path, *, distinct: bool = False) -> list[Path]:
+    """`copies` folders of `files`: symlinks (the same content, so the same video ids: each later
+    copy re-indexes its video), or with `distinct` stream copies tagged with their copy number
+    (ffmpeg, no re-encode: the same decode work, distinct videos)."""
+    out = []
+    for k in range(copies):
+        (work / f"copy{k}").mkdir()
+        for f in files:
+            dst = work / f"copy{k}" / f.name
+            if distinct:
+                subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(f), "-map", "0", "-c", "copy",
+                                "-metadata", f"comment=avu copy {k}", str(dst)], check=True)
+            else:
+                dst.symlink_to(f.resolve())
+            out.append(dst)
+    return out
+
+
+def bench_raydata(shared: Path, *, files: list[Path] | None = None, copies: int = 2, decoders: int = 2) -> dict:
+    """The driver and Ray Data's streaming executor on the same files, in one Ray session, same
+    actors (`decoders` decode actors with one FFmpeg thread, one embed actor), fresh indexes.
+    Timed for both: from the call to the last video committed, actor start-up included,
+    compaction excluded."""
+    files = files or [shared / "video" / c for c in CLIPS]
+    cpus = psutil.cpu_count(logical=True) or 1
+    with tempfile.TemporaryDirectory(prefix="avu-bench-raydata-") as tmp:
+        work = Path(tmp)
+        corpus = _corpus(files, copies, work)
+        with ray_session(cpus=max(cpus, decoders + 1)):
+            drv = _run(corpus, decoders, work)
+            drv_wall = drv["startup_s"] + drv["run_s"]
+            stats: dict = {}
+            index = Path(tempfile.mkdtemp(dir=work)) / "index"
+            results = run_raydata([str(f) for f in corpus], str(index), IngestConfig(asr="off"), decoders=decoders,
+                                  stats=stats)
+    bad = [r for r in results if r.status != "done"]
+    if bad or len(results) != len(corpus):
+        raise RuntimeError(f"bench raydata: {len(bad)} failed, {len(results)} of {len(corpus)} results")
+    video_s = drv["video_seconds"]
+    return {"files": [f.name for f in files], "copies": copies, "decoders": decoders, "video_seconds": video_s,
+            "driver_wall_s": round(drv_wall, 3), "driver_rt_factor": round(video_s / drv_wall, 2),
+            "raydata_wall_s": round(stats["run_s"], 3), "raydata_rt_factor": round(video_s / stats["run_s"], 2),
+            "raydata_vs_driver": round(drv_wall / stats["run_s"], 3), "machine": machine()}
+
+
+def bench_scaling(files: list[Path], *, decoders: tuple[int, ...] = (1, 2, 4, 8), embedders: int | None = None,
+                  copies: int = 4) -> dict:
+    """Ingest rate with each count of decode actors (one FFmpeg thread each) on `copies` distinct
+    stream copies of `files`; embed actors: `embedders`, default one per two decode actors of the
+    largest count. Needs a machine with more cores than decode + embed actors of the largest count."""
+    cpus = psutil.cpu_count(logical=True) or 1
+    emb = embedders or max(1, max(decoders) // 2)
+    rates = {}
+    with tempfile.TemporaryDirectory(prefix="avu-bench-scaling-") as tmp:
+        work = Path(tmp)
+        corpus = _corpus(files, copies, work, distinct=True)
+        with ray_session(cpus=max(cpus, max(decoders) + emb)):
+            for d in decoders:
+                rates[d] = _run(corpus, d, work, embedders=emb)
+    one = rates[decoders[0]]["rt_factor"]
+    return {"files": [f.name for f in files], "copies": copies, "embedders": emb, "cpus": cpus,
+            "rt_factor": {str(d): r["rt_factor"] for d, r in rates.items()},
+            "speedup_vs_first": {str(d): round(r["rt_factor"] / one, 3) for d, r in rates.items()},
+            "runs": {str(d): r for d, r in rates.items()}, "machine": machine()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m avu.bench.ingest raydata|scaling [--files F...] [--decoders N...]`: one JSON."""
+    from avu._paths import shared_data
+
+    ap = argparse.ArgumentParser(prog="python -m avu.bench.ingest")
+    ap.add_argument("what", choices=("raydata", "scaling"))
+    ap.add_argument("--files", nargs="+", type=Path, help="clips (default: the four shared benchmark clips)")
+    ap.add_argument("--decoders", nargs="+", type=int, help="decode actor counts (scaling) or the count (raydata)")
+    ap.add_argument("--copies", type=int, help="copies of the clips in the corpus")
+    args = ap.parse_args(argv)
+    files = args.files or [shared_data() / "video" / c for c in CLIPS]
+    if args.what == "raydata":
+        out = bench_raydata(shared_data(), files=files, copies=args.copies or 2,
+                            decoders=(args.decoders or [2])[0])
+    else:
+        out = bench_scaling(files, decoders=tuple(args.decoders or (1, 2, 4, 8)), copies=args.copies or 8)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
