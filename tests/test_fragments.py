@@ -28,7 +28,8 @@ def _cues(vid: str) -> list[dict]:
 
 def _receipts(w: FragmentWriter, vid: str, n: int = 4, batch: int = 2) -> list[Receipt]:
     rows = _rows(vid, n)
-    return [w.write("cues", vid, _cues(vid)), *(w.write("segments", vid, rows[i:i + batch]) for i in range(0, n, batch))]
+    segs = [w.write("segments", vid, rows[i:i + batch]) for i in range(0, n, batch)]
+    return [w.write("cues", vid, _cues(vid)), *segs]
 
 
 def _segs(store: IndexStore) -> list[tuple]:
@@ -86,7 +87,8 @@ def test_waiting_videos_commit_as_one_group(store):
 
 def test_the_same_video_twice_in_a_group_is_written_once(store):
     w, c = FragmentWriter(store.uri), Committer(store)
-    assert c.commit_together([(_video("v1"), _receipts(w, "v1", n=4)), (_video("v1"), _receipts(w, "v1", n=2))]) == [4, 2]
+    twice = [(_video("v1"), _receipts(w, "v1", n=4)), (_video("v1"), _receipts(w, "v1", n=2))]
+    assert c.commit_together(twice) == [4, 2]
     again = IndexStore(store.uri)
     assert [s[1] for s in _segs(again)] == [0, 1] and len(again.video_rows()) == 1
 

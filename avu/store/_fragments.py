@@ -166,7 +166,8 @@ class Committer:
             bad = [r.error for r in item.receipts if r.error]
             vid = item.video["video_id"]
             if bad or any(r.video_id != vid for r in item.receipts):
-                item.error = OSError(f"cannot write the rows of {vid}: {bad[0] if bad else 'a receipt of another video'}")
+                why = bad[0] if bad else "a receipt of another video"
+                item.error = OSError(f"cannot write the rows of {vid}: {why}")
                 item.done = True
             else:
                 ok.append(item)
