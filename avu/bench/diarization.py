@@ -5,7 +5,7 @@ conversations (`avu.eval.diarization`), once cold (the voice encoder and Silero 
 timing) and then `repeats` times warm, and reports the best warm time as `x_realtime` (seconds of
 audio per second of wall time; target >= 20). The machine is shared, so it also reports the
 process's CPU time (`x_realtime_cpu`: audio seconds per CPU second, what one dedicated core would
-give at this thread count), the load average while it ran and torch's thread count, and splits a
+give at this thread count), the load average while it ran and the encoder's thread count, and splits a
 warm run into its stages (voice activity, mel spectrogram, voice encoder, clustering and turns).
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _stages(wave: np.ndarray, config: DiarizeConfig) -> dict:
     w, h = int(round(config.window / FRAME_S)), int(round(config.hop / FRAME_S))
     starts, _ = window_plan([r for r in fr if r[1] > r[0]], n, w, h)
     t = time.perf_counter()
-    embed_windows(mel, starts, w)
+    embed_windows(mel, starts, w, threads=config.threads)
     out["encoder_s"] = time.perf_counter() - t
     out["windows"] = int(len(starts))
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
@@ -84,7 +84,7 @@ def run(shared: str | os.PathLike | None = None, *, repeats: int = 2,
         wall_total += best_wall
         cpu_total += best_cpu
     x = audio_total / wall_total
-    return {"machine": machine(), "torch_threads": torch.get_num_threads(),
+    return {"machine": machine(), "encoder_threads": cfg.threads or torch.get_num_threads(),
             "load_average_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)],
             "cold_s": round(cold, 3), "cold_speakers_manifesto": len(first.speakers), "files": files,
             "audio_s": round(audio_total, 2), "wall_s": round(wall_total, 3),

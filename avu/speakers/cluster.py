@@ -27,11 +27,26 @@ def _renumber(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return inv.astype(np.int64), len(uniq)
 
 
-def cluster_windows(emb: np.ndarray, *, threshold: float, min_windows: int = 2) -> np.ndarray:
+def _merge_close(emb: np.ndarray, labels: np.ndarray, k: int, similarity: float) -> tuple[np.ndarray, int]:
+    """Merge the closest pair of clusters while their centroids are at least `similarity` alike."""
+    while k > 1 and similarity < 1.0:
+        c = centroids(emb, labels, k)
+        sim = c @ c.T - 2 * np.eye(k)
+        i, j = np.unravel_index(int(sim.argmax()), sim.shape)
+        if sim[i, j] < similarity:
+            break
+        labels, k = _renumber(np.where(labels == j, i, labels))
+    return labels, k
+
+
+def cluster_windows(emb: np.ndarray, *, threshold: float, min_windows: int = 2,
+                    merge_similarity: float = 1.0) -> np.ndarray:
     """Speaker label 0..k-1 for each unit embedding row; k is estimated.
 
     `threshold`: the cosine distance (1 - cosine similarity, average linkage) at which clusters stop
     merging. `min_windows`: smaller clusters are folded into their nearest larger one.
+    `merge_similarity`: clusters whose centroids are at least this cosine-similar are merged
+    (centroids average the noise of single windows away; 1.0 = never).
     """
     from scipy.cluster.hierarchy import fcluster, linkage
 
@@ -54,6 +69,7 @@ def cluster_windows(emb: np.ndarray, *, threshold: float, min_windows: int = 2) 
         nearest = big[(c @ c[big].T).argmax(1)]
         labels = nearest[labels]
         labels, k = _renumber(labels)
+    labels, k = _merge_close(emb, labels, k, merge_similarity)
     for _ in range(_REFINE_ROUNDS):
         if k == 1:
             break
@@ -62,4 +78,4 @@ def cluster_windows(emb: np.ndarray, *, threshold: float, min_windows: int = 2) 
         if k2 == k and np.array_equal(new, labels):
             break
         labels, k = new, k2
-    return labels
+    return _merge_close(emb, labels, k, merge_similarity)[0]  # refinement can make centroids close
