@@ -17,15 +17,13 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
-from dashboard._text import video_id
-
 MAX_UPLOAD_MB = 20
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "wav", "mp3", "flac", "ogg")
 
 
 def media_path(idx, vid: str) -> Path | None:
     """The file of an indexed (done) video, by id only, if it is still a regular file; else None."""
-    rows = [v for v in idx.videos() if video_id(v) == vid]
+    rows = [v for v in idx.videos() if v["video_id"] == vid]
     if not rows or not rows[0].get("path"):
         return None
     p = Path(rows[0]["path"])
@@ -38,7 +36,7 @@ def media_path(idx, vid: str) -> Path | None:
 def link_name(videos: list[dict], vid: str) -> str:
     """How a link names a video: its file name when no other indexed video has it, else its id."""
     names = Counter(Path(v["path"]).name for v in videos if v.get("path"))
-    row = next((v for v in videos if video_id(v) == vid), None)
+    row = next((v for v in videos if v["video_id"] == vid), None)
     name = Path(row["path"]).name if row and row.get("path") else None
     return name if name and names[name] == 1 else vid
 
@@ -57,7 +55,7 @@ def from_query(idx, params) -> Link:
     if name is None:
         return Link(None, 0.0)
     videos = idx.videos()
-    row = next((v for v in videos if video_id(v) == name), None)
+    row = next((v for v in videos if v["video_id"] == name), None)
     if row is None:
         same = [v for v in videos if v.get("path") and Path(v["path"]).name == name]
         if len(same) != 1:
@@ -69,8 +67,8 @@ def from_query(idx, params) -> Link:
     except (TypeError, ValueError):
         t = float("nan")
     if not math.isfinite(t) or t < 0:
-        return Link(video_id(row), 0.0, "The link's time is not a number of seconds; starting at 0.")
-    return Link(video_id(row), min(t, float(row.get("duration") or 0.0)))
+        return Link(row["video_id"], 0.0, "The link's time is not a number of seconds; starting at 0.")
+    return Link(row["video_id"], min(t, float(row.get("duration") or 0.0)))
 
 
 def upload_error(name: str, size: int) -> str | None:

@@ -11,18 +11,15 @@ import streamlit as st
 
 from dashboard._nav import remember, restore
 from dashboard._safe import UPLOAD_TYPES, link_name, upload_error
-from dashboard._text import clock, index_method, plain
+from dashboard._text import clock, plain
 
 _RESULTS = "_search_results"  # session key: (what was asked, the hits), reused while the same is asked
 
 
 def _modalities(idx) -> list[str] | None:
     """The modalities to search, chosen by the user among those the index holds (None: the index's
-    default; also when this avu's `Index` cannot list them)."""
-    held = index_method(idx, "modalities")
-    if held is None:
-        return None
-    available = list(held())
+    default, when it holds fewer than two)."""
+    available = list(idx.modalities())
     if len(available) < 2:
         return None
     restore("modalities", available)
@@ -109,11 +106,10 @@ def _results(idx, videos: list[dict], hits, video_page) -> None:
         why = getattr(hits, "reason", None)
         st.info(f"Nothing matches{': ' + why if why else '.'}")
         return
-    frames = _Keyframes(idx)
     for h in hits:
         with st.container(border=True):
             left, right = st.columns([1, 4])
-            jpeg = frames.at(h.video_id, h.start)
+            jpeg = idx.keyframe(h.video_id, h.start)
             if jpeg:
                 left.image(jpeg, width=160)
             right.markdown(f"**{plain(Path(h.path).name)}** · {clock(h.start)}-{clock(h.end)} · score {h.score:.2f}")
@@ -139,20 +135,3 @@ def _reasons(hit, *, said: str | None = None) -> str:
         if shown:
             parts.append(f"{modality}: " + ", ".join(shown))
     return " · ".join(parts)
-
-
-class _Keyframes:
-    """Key frames of hits: `Index.keyframe` (one row), else the video's segments through `Index.segments`."""
-
-    def __init__(self, idx):
-        self.idx = idx
-        self.one = index_method(idx, "keyframe")
-        self.rows: dict[str, list[dict]] = {}
-
-    def at(self, vid: str, t: float) -> bytes | None:
-        if self.one is not None:
-            return self.one(vid, t)
-        if vid not in self.rows:
-            self.rows[vid] = self.idx.segments(vid)
-        return next((r.get("keyframe_jpeg") for r in self.rows[vid] if r["start"] <= t < r["end"]), None)
-

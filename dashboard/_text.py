@@ -1,6 +1,6 @@
 """How the dashboard writes things: text shown as text (never as Markdown, links, LaTeX or colour
 directives), clock times, blanks for missing values, and a guard for `Index` methods that an older
-avu lacks.
+avu lacks (the speaker turns, still to come).
 
 Streamlit renders every string through Markdown with GitHub's autolinks: a subtitle saying
 "www.marxists.org" would become a link that swallows the closing quote, `$5 and $6` would become
@@ -49,11 +49,6 @@ def blank(value: object) -> object:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return value
-
-
-def video_id(row: dict) -> str:
-    """The id of a `videos` row: `id` as the README documents it (older avu called it `video_id`)."""
-    return row["id"] if "id" in row else row["video_id"]
 
 
 def index_method(idx, name: str):

@@ -11,8 +11,6 @@ out of view, however long the list.
 """
 from __future__ import annotations
 
-import inspect
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -20,10 +18,10 @@ import streamlit as st
 
 from dashboard import _timeline
 from dashboard._safe import from_query, link_name, media_path
-from dashboard._text import clock, coloured, index_method, plain, video_id
+from dashboard._text import clock, coloured, index_method, plain
 
 SEGMENT_COLUMNS = ["start", "end", "text", "audio_db", "motion"]
-PERCEIVED = ("seen", "heard", "objects", "read")  # stored per segment as `<name>_json` (null: not perceived)
+PERCEIVED = ("seen", "heard", "objects", "read")  # `Index.perception` keys (None: not perceived)
 _APPLIED = "_video_link"  # session key: the URL parameters last applied or written
 _SEEKED = "_video_seeked"  # session key: set by a click that moved the player, cleared when drawn
 _SEEKS = "_video_seeks"  # session key: clicks so far (makes each scroll script new, so it runs again)
@@ -71,8 +69,8 @@ def video_page(idx) -> None:
     if not videos:
         st.info("The index holds no videos yet.")
         return
-    ids = [video_id(v) for v in videos]
-    names = {video_id(v): Path(v["path"]).name for v in videos}
+    ids = [v["video_id"] for v in videos]
+    names = {v["video_id"]: Path(v["path"]).name for v in videos}
     _follow_link(idx)
     if st.session_state.get("video") not in ids:
         st.session_state["video"], st.session_state["t"] = ids[0], 0.0
@@ -146,31 +144,12 @@ def _subtitles(cues: list, row: dict) -> None:
                 b.text(c.text)
 
 
-def _segments(idx, vid: str, columns: list[str]) -> list[dict]:
-    """The video's segment rows: only `columns` where `Index.segments` can select them, else whole."""
-    if "columns" in inspect.signature(idx.segments).parameters:
-        return idx.segments(vid, columns=columns)
-    return idx.segments(vid)
-
-
-def _perception(idx, vid: str, segs: list[dict]) -> list[dict]:
-    """Per segment, what was seen, heard, on screen and read: `Index.perception`, or else the JSON
-    columns of the segment rows (None where the segment was not perceived)."""
-    perceive = index_method(idx, "perception")
-    if perceive is not None:
-        return perceive(vid)
-    if segs and not any(f"{m}_json" in segs[0] for m in PERCEIVED):
-        segs = _segments(idx, vid, ["start", "end", *(f"{m}_json" for m in PERCEIVED)])
-    return [{"start": r["start"], "end": r["end"],
-             **{m: json.loads(r[f"{m}_json"]) if r.get(f"{m}_json") else None for m in PERCEIVED}} for r in segs]
-
-
 def _timelines(idx, vid: str, row: dict, t: float, cues: list) -> None:
     st.subheader("Timeline")
     duration = float(row.get("duration") or 0.0)
-    segs = _segments(idx, vid, SEGMENT_COLUMNS)
+    segs = idx.segments(vid, columns=SEGMENT_COLUMNS)
     missing = []
-    perception = _perception(idx, vid, segs)
+    perception = idx.perception(vid)
     if not any(p.get(m) is not None for p in perception for m in PERCEIVED):
         missing.append("what is seen, heard and read (ingest with the perception models: `avu models`)")
     speakers = index_method(idx, "speakers")

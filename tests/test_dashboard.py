@@ -36,8 +36,9 @@ def test_text_stays_text():
     assert blank(None) == "" and blank(float("nan")) == "" and blank(0) == 0
 
 
-ROWS = [{"id": "a1", "path": "/v/talk.mp4", "duration": 10.0}, {"id": "b2", "path": "/v/x/clip.mp4", "duration": 5.0},
-        {"id": "c3", "path": "/v/y/clip.mp4", "duration": 7.0}]
+ROWS = [{"video_id": "a1", "path": "/v/talk.mp4", "duration": 10.0},
+        {"video_id": "b2", "path": "/v/x/clip.mp4", "duration": 5.0},
+        {"video_id": "c3", "path": "/v/y/clip.mp4", "duration": 7.0}]
 
 
 class _Rows:
@@ -151,8 +152,8 @@ class FakeIndex:
         self.searches = 0
 
     def videos(self, where=None, *, status="done"):
-        return [{"id": "t1", "path": str(self.talk), "duration": 5.3, "status": "done", "has_audio": True},
-                {"id": "q2", "path": str(self.quiet), "duration": 2.0, "status": "done", "has_audio": True}]
+        return [{"video_id": "t1", "path": str(self.talk), "duration": 5.3, "status": "done", "has_audio": True},
+                {"video_id": "q2", "path": str(self.quiet), "duration": 2.0, "status": "done", "has_audio": True}]
 
     def segments(self, video, columns=None):
         n = 3 if video == "t1" else 1
