@@ -14,7 +14,7 @@ from avu.index import fusion
 from avu.store import UnknownVideo
 from tests._perceived_index import perceived_index
 
-pytestmark = [pytest.mark.slow, pytest.mark.shared]
+pytestmark = [pytest.mark.slow, pytest.mark.shared, pytest.mark.timeout(2400)]  # ingest with every model: minutes
 
 
 @pytest.fixture(scope="module")
