@@ -76,13 +76,21 @@ def _tag_bars(segments: Sequence[dict], kind: str, cfg: TagLanes) -> list[dict]:
 
 
 def _read_bars(segments: Sequence[dict]) -> list[dict]:
+    """One bar per run of segments showing the same on-screen text (a segment's lines joined by " · ")."""
     bars = []
     for s in segments:
-        for line in s.get("read") or ():
-            text, score = (line[0], line[1]) if isinstance(line, (list, tuple)) else (line, 1.0)
-            bars.append({"lane": KIND_TITLES["read"], "kind": "read", "label": str(text),
-                         "start": float(s["start"]), "end": float(s["end"]), "score": float(score)})
+        lines = [(ln[0], ln[1]) if isinstance(ln, (list, tuple)) else (ln, 1.0) for ln in s.get("read") or ()]
+        if lines:
+            bars.append({"lane": KIND_TITLES["read"], "kind": "read", "label": " · ".join(str(t) for t, _ in lines),
+                         "start": float(s["start"]), "end": float(s["end"]),
+                         "score": max(float(sc) for _, sc in lines)})
     return _merge(bars)
+
+
+def read_runs(rows: pd.DataFrame) -> list[tuple[float, float, str]]:
+    """(start, end, text) of each run of on-screen text in `lanes(...)` rows, in time order."""
+    runs = rows[rows["kind"] == "read"].sort_values("start")
+    return [(float(r.start), float(r.end), str(r.label)) for r in runs.itertuples()]
 
 
 def lanes(*, said: Iterable = (), turns: Iterable = (), perception: Sequence[dict] = (),

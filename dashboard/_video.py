@@ -21,6 +21,7 @@ from dashboard._safe import from_query, link_name, media_path
 from dashboard._text import clock, coloured, index_method, plain
 
 SEGMENT_COLUMNS = ["start", "end", "text", "audio_db", "motion"]
+READ_SHOWN = 8  # runs of on-screen text written out under the lanes (the rest: hover the lane)
 PERCEIVED = ("seen", "heard", "objects", "read")  # `Index.perception` keys (None: not perceived)
 _APPLIED = "_video_link"  # session key: the URL parameters last applied or written
 _SEEKED = "_video_seeked"  # session key: set by a click that moved the player, cleared when drawn
@@ -159,6 +160,8 @@ def _timelines(idx, vid: str, row: dict, t: float, cues: list) -> None:
     rows = _timeline.lanes(said=cues, turns=turns, perception=perception)
     if len(rows) and duration > 0:
         st.altair_chart(_timeline.lane_chart(rows, duration=duration, now=t), width="stretch")
+        for start, end, text in _timeline.read_runs(rows)[:READ_SHOWN]:
+            st.text(f"on screen {clock(start, hours=duration >= 3600)}-{clock(end, hours=duration >= 3600)}: {text}")
     else:
         st.caption("Nothing said, seen, heard or read to draw on a timeline.")
     if missing:

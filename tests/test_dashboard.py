@@ -87,6 +87,7 @@ def test_lanes_join_runs_keep_the_strongest_labels_and_span_the_clip():
             "object: dog", "on-screen text"} == lanes  # top 2 seen labels: hare, tree (not meadow, bird)
     hare = rows[rows.lane == "seen: hare"]
     assert len(hare) == 1 and (hare.start.iloc[0], hare.end.iloc[0], hare.score.iloc[0]) == (0.0, 4.0, 0.6)
+    assert _timeline.read_runs(rows) == [(0.0, 2.0, "www.example.org")]
     colours = _timeline.speaker_colours(["S2", "S1", None])
     assert colours["S1"] != colours["S2"] and set(rows[rows.kind == "speaker"].colour) == set(colours.values())
     spec = _timeline.lane_chart(rows, duration=5.3, now=2.0).to_dict()
@@ -225,6 +226,7 @@ def test_video_page_draws_what_is_said_seen_heard_read_and_who_speaks(fake_clips
     coloured = [h.proto.body for h in at.get("html") if "<b>S" in h.proto.body]
     assert len(coloured) == 2 and "<b>S1</b> see www.marxists.org”" in coloured[0]  # escaped text, no link
     assert not any("Not in this index" in c.value for c in at.caption)
+    assert "on screen 00:00.0-00:02.0: www.example.org" in [x.value for x in at.text]
     assert "dog" in at.dataframe[0].value.to_string()
 
 
