@@ -100,10 +100,12 @@ def remove_leftovers(index_uri: str) -> None:
 
 @dataclass
 class _Pending:
-    video: dict
-    receipts: list[Receipt]
-    done: bool = False
-    error: BaseException | None = None
+    """A video waiting at the committer."""
+
+    video: dict  # its videos row (without status)
+    receipts: list[Receipt]  # its fragments, every table
+    done: bool = False  # set once its group is committed (or failed)
+    error: BaseException | None = None  # why it is not visible, raised in its caller
 
 
 class Committer:
