@@ -65,7 +65,8 @@ def test_cluster_estimates_the_number_of_groups():
     assert len(set(cluster_windows(odd, threshold=0.5, min_windows=1))) == 4
     assert list(cluster_windows(emb[:1], threshold=0.5)) == [0]
     near = centres[0] + 0.6 * centres[1]  # a centroid 0.86 cosine-similar to the first
-    pair = np.concatenate([c + 0.02 * rng.normal(size=(8, 256)) / 16 for c in (centres[0], near / np.linalg.norm(near))])
+    near /= np.linalg.norm(near)
+    pair = np.concatenate([c + 0.02 * rng.normal(size=(8, 256)) / 16 for c in (centres[0], near)])
     pair /= np.linalg.norm(pair, axis=1, keepdims=True)
     assert len(set(cluster_windows(pair, threshold=0.1, merge_similarity=1.0))) == 2
     assert len(set(cluster_windows(pair, threshold=0.1, merge_similarity=0.8))) == 1

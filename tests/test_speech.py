@@ -16,8 +16,16 @@ from typer.testing import CliRunner
 from avu.cli.speech import app as speech_app
 from avu.eval.asr import paraphrase_rank1, wer, word_errors
 from avu.media import Cue, NoAudioStream, read_subtitles
-from avu.speech.align import (MIN_SHIFT, AlignmentError, AlignResult, apply_alignment, estimate_offset, match_cues,
-                              median_ci, normalize_words)
+from avu.speech.align import (
+    MIN_SHIFT,
+    AlignmentError,
+    AlignResult,
+    apply_alignment,
+    estimate_offset,
+    match_cues,
+    median_ci,
+    normalize_words,
+)
 from avu.speech.asr import SpeechGuard, Transcript, Word, read_transcript, transcribe, write_transcript
 
 

@@ -23,7 +23,6 @@ from avu.media import Audio, read_audio
 from avu.speakers import DiarizeConfig, diarize_audio
 from avu.speakers.diarize import window_plan
 from avu.speakers.encoder import FRAME_S, embed_windows, load_encoder, mel_frames
-
 from avu.speech.vad import speech_regions
 
 __all__ = ["TARGET_X_REALTIME", "run"]

@@ -141,7 +141,7 @@ def build_conversation(pool: dict[str, list[Excerpt]], seed: int, name: str) -> 
         if not cands:
             break
         order.append(cands[int(rng.integers(len(cands)))])
-    pieces, t, prev, shorts = [], 0.0, None, 0
+    pieces, prev, shorts = [], None, 0
     for v in order:
         ex = left[v].pop()
         if rng.random() < 0.25 and (cut := _short_cut(ex, rng)) is not None:
