@@ -135,13 +135,11 @@ def test_dashboard_search_offers_the_trained_modalities(av_index):
     from streamlit.testing.v1 import AppTest
 
     idx = av_index[0]
-    at = AppTest.from_string(f"import avu\nfrom dashboard import _views\n"
-                             f"_views.search_page(avu.open_index({str(idx.uri)!r}))", default_timeout=120).run()
+    at = AppTest.from_string(f"import avu\nfrom dashboard import _search\n"
+                             f"_search.search_page(avu.open_index({str(idx.uri)!r}), video=None)",
+                             default_timeout=120).run()
     assert not at.exception
-    assert any("audio, fused, visual" in c.value for c in at.caption)
-    at.multiselect[0].set_value(["fused"]).run()
-    at.text_input(key="query").input("a red circle moves left while a dog barks").run()
-    assert not at.exception and any("fused" in c.value for c in at.caption[1:])
+    assert {"audio", "fused", "visual"} <= set(at.multiselect(key="modalities").options)
 
 
 def _by_video(idx, col):
