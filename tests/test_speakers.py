@@ -191,3 +191,17 @@ def test_subtitles_and_json_carry_speakers(tmp_path):
     assert j["diarization"]["talk_time_s"] == {"S1": 1.9, "S2": 2.0} and len(j["diarization"]["centroids"]["S2"]) == 256
     with pytest.raises(ValueError, match="srt, .vtt or .json"):
         write_srt_with_speakers(t, d, tmp_path / "a.txt")
+
+
+def test_ambiguous_speaker_change_is_marked_as_overlap():
+    from avu.speakers.diarize import _overlaps
+
+    scores = np.zeros((200, 2))
+    scores[:100, 0], scores[100:, 1] = 0.9, 0.9
+    scores[90:110] = 0.6  # around the change both voices fit equally
+    turns = [[0, 0, 100], [1, 100, 200]]
+    _overlaps(turns, scores, margin=0.05, reach=50)
+    assert turns == [[0, 0, 110], [1, 90, 200]]
+    apart = [[0, 0, 100], [1, 120, 200]]  # a pause between them: nothing to mark
+    _overlaps(apart, scores, margin=0.05, reach=50)
+    assert apart == [[0, 0, 100], [1, 120, 200]]

@@ -5,15 +5,16 @@ The steps, all on the CPU and offline:
 1. Voice activity (`avu.speech.vad`, the Silero VAD the ASR uses) finds the speech regions.
 2. Windows of `window` seconds every `hop` seconds inside each region (one centred window for a
    shorter region) are embedded by the GE2E voice encoder (`avu.speakers.encoder`).
-3. The embeddings are clustered with the number of speakers estimated (`avu.speakers.cluster`).
+3. The embeddings are clustered with the number of speakers estimated (`avu.speakers.cluster`:
+   average-linkage cosine cut at `threshold`, small clusters folded, near-identical voices merged).
 4. Every 10 ms speech frame takes the speaker whose centroid is most similar to the windows covering
    it (each window weighted by a triangle peaking at its centre), and a run shorter than `min_turn`
    joins the neighbouring run that scores better on it. Turns are these runs; a turn's confidence is
    the mean softmax probability of its speaker over its frames.
-5. Where a turn of one speaker meets the next speaker's without a pause and the frames near the
-   change are ambiguous (both speakers within `overlap_margin` in similarity), the two turns are
-   extended over that stretch so both cover it: overlapping speech is marked as overlap, not
-   given to one side.
+5. Optionally (`overlap_margin` > 0; off by default, neutral on the dev conversations): where a
+   turn of one speaker meets the next speaker's without a pause and the frames near the change are
+   ambiguous (both speakers within the margin in similarity), both turns are extended over that
+   stretch, so overlapping speech is marked as both speakers' rather than given to one side.
 
 Speaker ids are `S1`, `S2`, ... in order of first appearance. Audio that is silent, has no speech or
 too little for an embedding gives a `Diarization` without turns whose `reason` says which.
