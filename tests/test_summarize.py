@@ -173,13 +173,9 @@ def test_tvsum_human_leave_one_out_reproduces_otani_2019(shared_data):
 # -- summaries of a real index ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def index(shared_data, tmp_path_factory):
-    from avu.ingest import IngestConfig
-    from pipelines.ingest import run_ingest
+    from tests._perceived_index import perceived_index
 
-    uri = tmp_path_factory.mktemp("summ") / "index"
-    results = run_ingest([str(shared_data / "video")], str(uri), IngestConfig(asr="off"))
-    assert all(r.status == "done" for r in results), results
-    return IndexStore(uri)
+    return IndexStore(perceived_index(shared_data, tmp_path_factory))  # the session's index of the shared clips
 
 
 def _manifesto_cues(shared_data):
