@@ -207,6 +207,20 @@ def test_table_at_80_columns_keeps_the_whole_time_range(search_app, monkeypatch)
     assert max(len(line) for line in _lines(wide.output)) <= 200
 
 
+def test_a_column_with_nothing_in_it_is_left_out():
+    from rich.console import Console
+
+    from avu.cli._output import Col, fit_table
+
+    cols = [Col("video"), Col("time", no_wrap=True), Col("said", hide_empty=True)]
+    out = Console(width=80, record=True)
+    out.print(fit_table(cols, [["a.mp4", "00:00:01.000-00:00:03.000", ""]], width=80))
+    assert "said" not in out.export_text()
+    out.print(fit_table(cols, [["a.mp4", "00:00:01.000-00:00:03.000", "hello"]], width=80))
+    text = out.export_text()
+    assert "said" in text and "hello" in text
+
+
 def test_search_says_what_it_searched(search_app):
     said = CliRunner().invoke(search_app, ["IDX", "class struggles", "--k", "1"]).output
     assert "searched speech, seen (the index holds speech, seen, visual)" in said

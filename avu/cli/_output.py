@@ -36,6 +36,7 @@ class Col:
     drop: int = 0  # 0: always kept; otherwise left out when the table does not fit, highest first
     justify: str = "left"  # "left", "right" or "center"
     min_width: int = WRAP_MIN  # a wrapping column is not squeezed below this (fewer when its text is short)
+    hide_empty: bool = False  # leave the column out when none of its cells holds anything
 
 
 def print_json(obj: Any, *, indent: int | None = None) -> None:
@@ -103,7 +104,7 @@ def fit_table(columns: Sequence[Col], rows: Sequence[Sequence[str]], *, width: i
     terminal's): text columns wrap, `no_wrap` columns keep every character, and droppable columns
     go (highest `drop` first) until the rest fits."""
     width = width or _stdout_console.width
-    keep = list(range(len(columns)))
+    keep = [i for i, c in enumerate(columns) if not (c.hide_empty and rows and not any(r[i] for r in rows))]
 
     def total(idx: list[int]) -> int:
         return 1 + sum(_needed(columns[i], [r[i] for r in rows]) + _BORDER for i in idx)

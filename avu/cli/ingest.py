@@ -99,7 +99,8 @@ def ingest_with_progress(paths: list[Path], index: Path, cfg, *, decoders: int |
                      f"{r.duration:.1f}s" if r.duration else "-", f"{r.seconds:.1f}s" if r.seconds else "-",
                      escape(r.error or "")])
     print_table([Col("video"), Col("status", no_wrap=True), Col("segments", no_wrap=True, drop=1),
-                 Col("duration", no_wrap=True, drop=2), Col("time", no_wrap=True, drop=3), Col("error")], rows)
+                 Col("duration", no_wrap=True, drop=2), Col("time", no_wrap=True, drop=3),
+                 Col("error", hide_empty=True)], rows)
     return results
 
 

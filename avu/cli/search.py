@@ -21,7 +21,7 @@ from avu.cli._output import Col, print_json, print_table, time_range
 app = typer.Typer()
 
 COLUMNS = [Col("video", min_width=10), Col("time", no_wrap=True), Col("score", no_wrap=True),
-           Col("why", drop=1, min_width=14), Col("said", min_width=24)]
+           Col("why", drop=1, min_width=14), Col("said", min_width=24, hide_empty=True)]
 
 
 def parse_query(query: str) -> str | tuple[str, float, float]:
