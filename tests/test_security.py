@@ -33,7 +33,7 @@ def _calls(tree: ast.AST):
 
 def test_the_scan_covers_the_code():
     names = {p.relative_to(REPO).as_posix() for p in CODE}
-    assert {"avu/events/detect.py", "avu/summaries/summarize.py", "pipelines/ingest.py", "dashboard/_views.py"} <= names
+    assert {"avu/events/detect.py", "avu/summaries/summarize.py", "pipelines/ingest.py", "dashboard/_safe.py"} <= names
 
 
 def test_checkpoints_load_only_safely():
@@ -142,7 +142,7 @@ class _FakeIndex:
 
 
 def test_dashboard_serves_only_indexed_files(tmp_path):
-    from dashboard._views import from_query, media_path
+    from dashboard._safe import from_query, media_path
 
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"x")
@@ -162,7 +162,7 @@ def test_dashboard_serves_only_indexed_files(tmp_path):
 
 
 def test_dashboard_upload_and_report_checks(tmp_path):
-    from dashboard._views import MAX_UPLOAD_MB, report_files, upload_error
+    from dashboard._safe import MAX_UPLOAD_MB, report_files, upload_error
 
     assert upload_error("q.png", 1000) is None
     assert "too large" in upload_error("q.png", MAX_UPLOAD_MB * 2**20 + 1)
@@ -211,9 +211,9 @@ def _video_page_script():
 
     sys.path.insert(0, os.environ["AVU_REPO"])
     import avu
-    from dashboard import _views
+    from dashboard import _video
 
-    _views.video_page(avu.open_index(os.environ["AVU_INDEX"]))
+    _video.video_page(avu.open_index(os.environ["AVU_INDEX"]))
 
 
 def test_video_page_deep_links(tmp_path, monkeypatch):
