@@ -1,6 +1,7 @@
 """Reading real media: probe, frames, audio, log-mel, segments, clips and subtitles.
 
-The public API is re-exported here; decoder backends live in private modules (`_decord`, `_pyav`).
+The public API is re-exported here (the readers load on first use); decoder backends live in
+private modules (`_decord`, `_pyav`).
 """
 from avu.media._errors import (
     CorruptMedia,
@@ -14,17 +15,27 @@ from avu.media._errors import (
     UnreadableMedia,
 )
 from avu.media._types import Audio, Cue, Frames, MediaInfo, Segment
-from avu.media.audio import AudioFile, log_mel, read_audio
-from avu.media.clips import ClipReader, iter_clips, read_clip, segments
-from avu.media.frames import VideoFile, read_frames, sample_times
 from avu.media.probe import probe
-from avu.media.subtitles import (
-    Sidecar,
-    assign_cues,
-    find_sidecars,
-    read_subtitles,
-    write_subtitles,
-)
+
+# The rest loads on first use (numpy, PyAV's decoders, pysubs2), so probing a file stays light.
+_LAZY = {
+    "AudioFile": "audio", "log_mel": "audio", "read_audio": "audio",
+    "ClipReader": "clips", "iter_clips": "clips", "read_clip": "clips", "segments": "clips",
+    "VideoFile": "frames", "read_frames": "frames", "sample_times": "frames",
+    "Sidecar": "subtitles", "assign_cues": "subtitles", "find_sidecars": "subtitles",
+    "read_subtitles": "subtitles", "write_subtitles": "subtitles",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"avu.media.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'avu.media' has no attribute {name!r}")
+
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 
