@@ -12,7 +12,8 @@ The result (`SearchResult`, a list of `Hit`) says what it searched: the modaliti
 (`held`), those it searched (`searched`), the requested ones it could not use and why
 (`unavailable`), whether the best hit is weak (`weak`: below `fusion.WEAK_BELOW`), and with no
 hits, why (`reason`). Each hit explains itself (`Hit.matched`: the labels, text and line that
-answer the query).
+answer the query) and names its speaker (`Hit.speaker`, `S1`...). A recording searched with
+`modalities=["voice"]` finds where that voice speaks (`avu.index.voice`, its `where` syntax too).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from avu.media import Cue
 from avu.store.naming import find_video
 from avu.store.tables import IndexStore, _quote
 
-JSON_COLUMNS = ("info_json", "config_json", "models_json", "notes_json")  # decoded by Index.videos()
+JSON_COLUMNS = ("info_json", "config_json", "models_json", "notes_json", "speakers_json")  # decoded by Index.videos()
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class Hit:
     subtitle: str | None = None  # the line said at that moment, when there is one
     events: dict | None = None  # event scores of the segment, once event detection has run
     matched: dict = field(default_factory=dict)  # why: {"seen": [[label, score]], "heard": [...],
-    # "read": [line], "speech": [line]}
+    # "read": [line], "speech": [line], "voice": [speaker, similarity]}
+    speaker: str | None = None  # who speaks most in the moment (S1, S2, ... of its video), when known
 
     def __post_init__(self):
         if not (math.isfinite(self.start) and math.isfinite(self.end) and 0 <= self.start < self.end):
@@ -60,7 +62,7 @@ class Hit:
     def to_dict(self) -> dict:
         return {"video_id": self.video_id, "path": self.path, "start": self.start, "end": self.end,
                 "score": self.score, "scores_by_modality": self.scores_by_modality,
-                "subtitle": self.subtitle, "events": self.events, "matched": self.matched}
+                "subtitle": self.subtitle, "events": self.events, "matched": self.matched, "speaker": self.speaker}
 
 
 def _video_dict(row: dict) -> dict:
@@ -182,7 +184,8 @@ class Index:
         if sounds not in ("auto", "audioset", "esc10"):
             raise ValueError(f"sounds must be 'auto', 'audioset' or 'esc10', got {sounds!r}")
         perceived = [c for c in ("heard_json", "seen_json", "objects_json") if self.store.has_column(c)]
-        cols = ["start", "end", "event_scores", "audio_db", *perceived] + (["motion", "keyframe_jpeg"] if visual else [])
+        cols = ["start", "end", "event_scores", "audio_db", *perceived]
+        cols += ["motion", "keyframe_jpeg"] if visual else []
         segs = self.store.segment_rows(self._video(video)["video_id"], cols)
         quiet = {(r["start"], r["end"]) for r in segs if r["audio_db"] is not None and r["audio_db"] < SILENCE_DB}
         has_heard = any(r.get("heard_json") is not None for r in segs)
@@ -225,7 +228,39 @@ class Index:
         return summarize(self.store, self._video(video)["video_id"], budget=budget, query=query)
 
     def subtitles(self, video: str) -> list[Cue]:
-        return [Cue(r["start"], r["end"], r["text"]) for r in self.store.cue_rows(self._video(video)["video_id"])]
+        """The video's cues, each a `SpokenCue` naming its speaker (None where unknown)."""
+        from avu.ingest.plan import SpokenCue
+
+        return [SpokenCue(r["start"], r["end"], r["text"], r.get("speaker"))
+                for r in self.store.cue_rows(self._video(video)["video_id"])]
+
+    def speakers(self, video: str, where: str | None = None) -> list:
+        """Who speaks when: the video's `avu.speakers.Turn`s (speaker, start, end, confidence) in time
+        order, [] when it was not diarized or holds no speech; `where="speaker = 'S2'"` keeps one voice."""
+        from avu.index.voice import diarization, split_speaker_filter
+
+        wanted, rest = split_speaker_filter(where)
+        if rest:
+            raise ValueError(f"Index.speakers filters by speaker only, got {where!r}")
+        d = diarization(_video_dict(self._video(video)))
+        return [t for t in (d.turns if d else ()) if wanted is None or t.speaker in wanted]
+
+    def _search_voice(self, query, k: int, where) -> SearchResult:
+        """Where the voice of the recording `query` speaks (`avu.index.voice`)."""
+        from avu.index.voice import rank_turns, split_speaker_filter
+        from avu.speakers import voice_of
+
+        wanted, rest = split_speaker_filter(where) if isinstance(where, str) or where is None else (None, where)
+        _, vids = self._scope(rest)
+        if not any(v.get("speakers") for v in vids.values()):
+            return SearchResult(held=(), unavailable={"voice": "no searched video was diarized (ingest again)"},
+                                reason="no searched video holds speaker turns")
+        ranked = rank_turns(voice_of(str(query)), list(vids.values()), wanted)[:k]
+        hits = [Hit(video_id=v["video_id"], path=v["path"], start=t.start, end=t.end, score=round(sim, 6),
+                    scores_by_modality={"voice": round(sim, 4)}, matched={"voice": [t.speaker, round(sim, 4)]},
+                    speaker=t.speaker) for sim, v, t in ranked]
+        return SearchResult(hits, held=("voice",), searched=("voice",),
+                            reason=None if hits else "no speaker turn passes the filter")
 
     # -- changing -----------------------------------------------------------------------------
     def remove(self, video: str) -> None:
@@ -294,6 +329,12 @@ class Index:
 
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
+        if modalities is not None and "voice" in modalities:
+            if list(modalities) != ["voice"]:
+                raise ValueError("voice is searched alone: modalities=['voice'] with a recording as the query")
+            if not isinstance(query, (str, os.PathLike)) or not Path(str(query)).is_file():
+                raise ValueError(f"{query!r}: a voice query is a recording (an audio or video file)")
+            return self._search_voice(query, k, where)
         kind = ex.query_kind(query)
         explicit = modalities is not None
         if explicit:
@@ -307,7 +348,8 @@ class Index:
         if kind is not None:
             wanted = modalities or (("visual",) if kind == "image" else ("audio",))
             if "speech" in wanted or set(wanted) & {"seen", "heard", "read"}:
-                raise ValueError(f"{query}: an {kind} query is compared by its {'visual' if kind == 'image' else 'audio'}"
+                by = "visual" if kind == "image" else "audio"
+                raise ValueError(f"{query}: an {kind} query is compared by its {by}"
                                  " embedding (a trained checkpoint), not by speech, seen, heard or read")
         elif isinstance(query, tuple):
             if len(query) != 3:
@@ -401,6 +443,7 @@ class Index:
              unavailable, exclude, verbatim, q_text) -> SearchResult:
         from avu.index.explain import Explainer
         from avu.index.fused import gather, score
+        from avu.index.voice import diarization
 
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=len(ALL_MODALITIES) + 1, thread_name_prefix="avu-search")
@@ -412,13 +455,17 @@ class Index:
             self._explainer = Explainer(self._encode_texts)
         why = self._explainer.matched(best, q_text, searched, verbatim=verbatim)
         hits = []
+        turns = {}  # video id -> its Diarization (or None)
         for mo, matched in zip(best, why):
+            if mo.video_id not in turns:
+                turns[mo.video_id] = diarization(vids[mo.video_id])
             parts = {m: (None if mo.evidence.get(m) is None else round(mo.evidence[m], 4)) for m in requested}
             if mo.phrase:
                 parts[fusion.PHRASE] = fusion.PHRASE_P
             hits.append(Hit(video_id=mo.video_id, path=vids[mo.video_id]["path"], start=mo.start, end=mo.end,
                             score=round(mo.score, 6), scores_by_modality=parts, subtitle=mo.text,
-                            events=mo.events, matched=matched))
+                            events=mo.events, matched=matched,
+                            speaker=turns[mo.video_id].speaker_between(mo.start, mo.end) if turns[mo.video_id] else None))
         return SearchResult(hits, held=held, searched=searched, unavailable=unavailable,
                             reason=None if hits else "no moment in the searched videos has anything in the "
                                                      f"searched modalities ({', '.join(searched)})")

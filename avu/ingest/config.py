@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-SCHEMA_VERSION = 2  # bump when the segment rows change meaning (2: what is seen, heard and read)
+SCHEMA_VERSION = 3  # bump when the rows change meaning (2: what is seen, heard and read; 3: who speaks)
 PERCEIVED = ("heard", "seen", "objects", "read")  # the perception modalities (avu.perception)
 
 
@@ -43,6 +43,7 @@ class IngestConfig:
     size: int = 224  # frames resized to size x size
     sample_rate: int = 16000  # audio rate (mono)
     asr: str = "auto"  # "auto": transcribe videos without sidecar subtitles; "off": never
+    speakers: str = "auto"  # "auto": diarize every video with audio (who speaks when); "off": never
     encoders: dict = field(default_factory=lambda: {"text": "minilm", "visual": None, "audio": None,
                                                     "fused": None, "events": "esc10"})  # None: not computed
     perception: PerceptionConfig = field(default_factory=PerceptionConfig)  # seen / heard / read per segment
@@ -59,6 +60,8 @@ class IngestConfig:
             raise ValueError(f"invalid ingest config: {self}")
         if self.asr not in ("auto", "off"):
             raise ValueError(f"asr must be 'auto' or 'off', got {self.asr!r}")
+        if self.speakers not in ("auto", "off"):
+            raise ValueError(f"speakers must be 'auto' or 'off', got {self.speakers!r}")
         for modality, name in self.encoders.items():
             if modality not in ("text", "visual", "audio", "fused", "events"):
                 raise ValueError(f"unknown modality {modality!r} in encoders")

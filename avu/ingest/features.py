@@ -139,4 +139,5 @@ class Featurizer:
             emb = list(ctx / np.linalg.norm(ctx, axis=1, keepdims=True))
         return [{"video_id": video_id, "idx": i, "start": c.start, "end": c.end, "text": c.text,
                  "text_source": text_source, "language": language, "emb": emb[i],
+                 "speaker": getattr(c, "speaker", None),  # a SpokenCue names who says it
                  "config_hash": self.cfg.hash} for i, c in enumerate(cues)]

@@ -1,5 +1,6 @@
-"""`plan_video`: what ingest will do with one file — its id, probe info, segments, and the text
-of each segment from sidecar subtitles (or speech recognition when there are none)."""
+"""`plan_video`: what ingest will do with one file — its id, probe info, segments, the text
+of each segment from sidecar subtitles (or speech recognition when there are none), and who speaks
+when (`avu.speakers.diarize`): every cue becomes a `SpokenCue` that names its speaker (`S1`, ...)."""
 from __future__ import annotations
 
 import os
@@ -9,8 +10,15 @@ from pathlib import Path
 
 from avu.ingest.config import IngestConfig
 from avu.ingest.discover import content_id
-from avu.media import MediaError, MediaInfo, assign_cues, find_sidecars, probe, read_subtitles, segments
+from avu.media import Cue, MediaError, MediaInfo, assign_cues, find_sidecars, probe, read_subtitles, segments
 from avu.media.subtitles import segment_text
+
+
+@dataclass(frozen=True)
+class SpokenCue(Cue):
+    """A cue and who says it (`S1`, `S2`, ... of the video's diarization; None: unknown)."""
+
+    speaker: str | None = None
 
 
 @dataclass
@@ -23,7 +31,15 @@ class VideoPlan:
     text_source: str | None = None  # "file:<name>", "asr:<model>" or None
     language: str | None = None
     notes: list[str] = field(default_factory=list)  # warnings worth keeping (repaired subtitles...)
-    cues: list = field(default_factory=list)  # the timed lines (Cue) the texts come from
+    cues: list = field(default_factory=list)  # the timed lines (SpokenCue) the texts come from
+    speakers: object = None  # avu.speakers.Diarization (None: not diarized: no audio, or turned off)
+
+    @property
+    def speakers_json(self) -> str | None:
+        """The diarization (turns, talk time, voice centroids, reason) as stored on the videos row."""
+        import json
+
+        return None if self.speakers is None else json.dumps(self.speakers.to_dict(centroids=True))
 
 
 def _speech_cues(path: str, info: MediaInfo, cfg: IngestConfig, notes: list[str]):
@@ -48,6 +64,23 @@ def _speech_cues(path: str, info: MediaInfo, cfg: IngestConfig, notes: list[str]
     return [], None, None
 
 
+def _diarize(path: str, info: MediaInfo, cfg: IngestConfig, notes: list[str]):
+    """Who speaks when, or None (no audio, or `speakers: off`). A file without speech gets a
+    Diarization without turns, its reason in the notes; a decoding failure is a note, not an error."""
+    if cfg.speakers != "auto" or not info.has_audio:
+        return None
+    from avu.speakers import diarize
+
+    try:
+        d = diarize(path)
+    except MediaError as e:
+        notes.append(f"speakers: {e}")
+        return None
+    if d.reason:
+        notes.append(f"speakers: none ({d.reason})")
+    return d
+
+
 def plan_video(path: str | os.PathLike, cfg: IngestConfig, *, video_id: str | None = None,
                info: MediaInfo | None = None) -> VideoPlan:
     """Hash, probe, segment and attach text. Raises `MediaError` for a file ingest cannot use."""
@@ -60,7 +93,10 @@ def plan_video(path: str | os.PathLike, cfg: IngestConfig, *, video_id: str | No
         raise MediaError(path, "no segment: the duration is zero")
     notes: list[str] = []
     cues, source, language = _speech_cues(path, info, cfg, notes)
+    who = _diarize(path, info, cfg, notes)
+    if who is not None:
+        cues = [SpokenCue(c.start, c.end, c.text, who.speaker_between(c.start, c.end)) for c in cues]
     texts = [segment_text(c) or None for c in assign_cues(cues, segs)]
     return VideoPlan(video_id=vid, path=path, info=info, spans=spans, texts=texts,
                      text_source=source if cues else None, language=language if cues else None, notes=notes,
-                     cues=list(cues))
+                     cues=list(cues), speakers=who)

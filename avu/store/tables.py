@@ -5,7 +5,12 @@
 - `segments`: one row per segment: times, text, per-modality embeddings (null where missing),
   measured signals, a small key-frame JPEG, room for event scores, and what perception saw, heard
   and read (tags as JSON, three MiniLM embeddings `seen_emb` / `heard_emb` / `read_emb`).
-- `cues`: one row per subtitle/ASR cue: times, text, source, a MiniLM embedding (subtitle search).
+- `cues`: one row per subtitle/ASR cue: times, text, source, a MiniLM embedding (subtitle search),
+  and its speaker (`S1`, ...).
+
+Who speaks when lives on the `videos` row (`speakers_json`: the turns, talk time and one voice
+centroid per speaker, `avu.speakers.Diarization.to_dict(centroids=True)`), so it becomes visible
+in the same upsert that says `done`, with no table of its own to keep in step.
 
 A video is visible to readers only when its `videos` row says `done`, and that row is written
 after its segments (one commit for all of them), so a video is fully indexed or not at all, even
@@ -28,7 +33,8 @@ from avu.models.text import MINILM_DIM
 
 OBJECT_STORES = ("s3", "gs", "az", "abfs")  # URI schemes LanceDB writes to besides local folders
 MARKER = "avu-index.json"  # written at the root of a local index; identifies the folder
-FORMAT_VERSION = 2  # 2: the perception columns; a format-1 index gains them (null) when written to
+FORMAT_VERSION = 3  # 2: the perception columns; 3: speakers (videos.speakers_json, cues.speaker); an
+# older index gains the missing columns (null) when written to
 PERCEPTION_DIM = MINILM_DIM  # seen / heard / read embeddings live in MiniLM's text space
 
 VIDEOS = pa.schema([
@@ -49,6 +55,7 @@ VIDEOS = pa.schema([
     pa.field("notes_json", pa.string()),
     pa.field("seconds", pa.float64()),  # wall seconds from plan to write
     pa.field("ingested_at", pa.float64()),  # unix time
+    pa.field("speakers_json", pa.string()),  # who speaks when: Diarization.to_dict(centroids=True); null: not diarized
 ])
 
 
@@ -99,7 +106,9 @@ CUES = pa.schema([
     pa.field("language", pa.string()),
     pa.field("emb", _vec(MINILM_DIM)),  # MiniLM of the cue with a little of its neighbours' context
     pa.field("config_hash", pa.string()),
+    pa.field("speaker", pa.string()),  # S1, S2, ... of the video's diarization (null: unknown)
 ])
+ADDED = {"videos": [VIDEOS.field("speakers_json")], "cues": [CUES.field("speaker")]}  # format 3's columns
 
 
 SEGMENT_VECTORS = ("speech_emb", "seen_emb", "heard_emb", "read_emb")  # MiniLM columns a text query searches
@@ -132,11 +141,13 @@ class IndexStore:
             self._upgrade()
 
     def _upgrade(self) -> None:
-        """A format-1 index (before perception) gains the perception columns, null for its rows;
-        its videos' config hash no longer matches, so the next ingest re-indexes them."""
-        missing = [f for f in PERCEPTION_FIELDS if f.name not in self.segments.schema.names]
-        if missing:
-            self.segments.add_columns(missing)
+        """An older index gains the perception (format 2) and speaker (format 3) columns, null for
+        its rows; its videos' config hash no longer matches, so the next ingest re-indexes them."""
+        for table, new in ((self.segments, PERCEPTION_FIELDS), (self.videos, ADDED["videos"]),
+                           (self.cues, ADDED["cues"])):
+            missing = [f for f in new if f.name not in table.schema.names]
+            if missing:
+                table.add_columns(missing)
         marker = Path(self.uri) / MARKER
         if "://" not in self.uri and marker.is_file():
             marker.write_text(json.dumps({"format": "avu-index", "version": FORMAT_VERSION}))
