@@ -93,3 +93,37 @@ def test_voice_query_from_another_recording_ranks_that_reader_first(conversation
         assert res.searched == ("voice",) and res[0].matched["voice"][0] == who
         only = idx.search(str(q), k=20, modalities=["voice"], where="speaker = 'S1'")
         assert {h.speaker for h in only} == {"S1"}
+
+
+@pytest.mark.shared
+def test_speakers_command_prints_turns_and_talk_time(conversation_index):
+    import json
+
+    from typer.testing import CliRunner
+
+    from avu.cli.speakers import app
+
+    plan, idx, _ = conversation_index
+    res = CliRunner().invoke(app, [idx.uri, plan.video_id, "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert set(out["talk_time_s"]) == {"S1", "S2"} and len(out["turns"]) == len(idx.speakers(plan.video_id))
+    res = CliRunner().invoke(app, [idx.uri, plan.video_id, "--where", "speaker = 'S1'"])
+    assert res.exit_code == 0 and "S1" in res.output and "S2" not in res.output
+
+
+@pytest.mark.shared
+def test_search_command_by_voice(conversation_index, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from avu.cli.search import app
+
+    plan, idx, shared = conversation_index
+    q = tmp_path / "sonnet.wav"
+    sf.write(q, read_audio(shared / SONNET, sr=SR, start=20.0, end=30.0).waveform.numpy(), SR)
+    res = CliRunner().invoke(app, [idx.uri, str(q), "--voice", "--k", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    hits = json.loads(res.stdout)
+    assert len(hits) == 1 and hits[0]["speaker"] == "S2" and hits[0]["matched"]["voice"][0] == "S2"

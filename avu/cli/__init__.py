@@ -15,13 +15,13 @@ import sys
 
 import typer
 
-from avu.cli import bench, demo, events, ingest, misc, models, search, speech, summarize, train
+from avu.cli import bench, demo, events, ingest, misc, models, search, speakers, speech, summarize, train
 from avu.cli import eval as eval_commands
 from avu.cli._console import err_console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="avu: audio-visual video understanding (decode, segment, index, search).")
-for _module in (misc, ingest, search, events, demo, speech, summarize, train):
+for _module in (misc, ingest, search, events, demo, speech, speakers, summarize, train):
     app.add_typer(_module.app)
 app.add_typer(bench.app, name="bench")
 app.add_typer(eval_commands.app, name="eval")

@@ -68,12 +68,15 @@ def notes(result) -> list[str]:
 def search(index: Path = typer.Argument(..., help="Index folder."),
            query: str = typer.Argument(..., help="What is said or shown; or VIDEO@START-END for a clip."),
            k: int = typer.Option(5, "--k", min=1, help="Number of hits."),
-           where: Optional[str] = typer.Option(None, help="SQL over videos, e.g. \"duration > 60\"."),
+           where: Optional[str] = typer.Option(None, help="SQL over videos, e.g. \"duration > 60\"; with --voice "
+                                                          "also \"speaker = 'S2'\"."),
+           voice: bool = typer.Option(False, "--voice", help="QUERY is a recording: find where that voice speaks."),
            as_json: bool = typer.Option(False, "--json", help="One JSON list of hits.")):
     """Find the moments that match a query, with per-modality reasons."""
     from avu.index import open_index
 
-    result = open_index(index).search(parse_query(query), k=k, where=where)
+    result = open_index(index).search(query if voice else parse_query(query), k=k, where=where,
+                                      modalities=["voice"] if voice else None)
     if as_json:
         print_json([{key: v for key, v in h.to_dict().items() if key != "events"} for h in result])
         if result.weak or result.unavailable or not result:
