@@ -127,3 +127,25 @@ def test_search_command_by_voice(conversation_index, tmp_path):
     assert res.exit_code == 0, res.output
     hits = json.loads(res.stdout)
     assert len(hits) == 1 and hits[0]["speaker"] == "S2" and hits[0]["matched"]["voice"][0] == "S2"
+
+
+@pytest.mark.shared
+def test_demo_report_shows_speakers_and_says_why_perception_queries_cannot_run(conversation_index):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from avu.cli.demo import _markdown, _perception_query, _print, _video_report
+
+    plan, idx, _ = conversation_index
+    v = idx.video(plan.video_id)
+    r = _video_report(idx, v)
+    assert set(r["speakers"]["talk_time_s"]) == {"S1", "S2"} and r["speakers"]["reason"] is None
+    assert r["perceived"] == {"seen": [], "objects": [], "heard": [], "read": []}  # perception was off
+    q = _perception_query(idx, "a rabbit in a meadow", "seen")
+    assert q["hits"] == [] and "seen" in q["reason"]
+    report = {"index": idx.uri, "videos": [r], "failed": [], "queries": [q], "sounds": []}
+    buf = StringIO()
+    _print(report, Console(file=buf, width=100))
+    assert "speakers: S1" in buf.getvalue() and "no hits: cannot search seen" in buf.getvalue()
+    assert "speakers: S1" in _markdown(report)

@@ -4,8 +4,10 @@ Ingest the shared clips and speech recordings (or procedural clips made with FFm
 `../shared/data` is absent, or the paths given) with the Ray pipeline into `OUT/index`: decode every
 2 s segment, attach sidecar subtitles or transcribe speech offline, embed what is said, and commit
 each video. Then report per video what the index holds (streams, segments, the loudest and the
-busiest moments, the first lines said, the sound events: AudioSet tags, or the ESC-10 model for a
-video not perceived) and run example queries through the search API. The report is printed and
+busiest moments, the first lines said, who speaks when (speaker turns and talk time), what is seen,
+heard and read (the perception labels most often on top), the sound events: AudioSet tags, or the
+ESC-10 model for a video not perceived) and run example queries through the search API: what is
+said, and queries aimed at what is seen, heard and read on screen, each hit with its reasons. The report is printed and
 written to OUT/report.json and OUT/report.md.
 """
 from __future__ import annotations
@@ -29,6 +31,9 @@ app = typer.Typer()
 QUERIES = ["this audiobook is in the public domain",  # verbatim, from the manifesto
            "where can I read the text of this book",  # a paraphrase of what is said
            "the history of class struggles"]  # free text about the topic
+PERCEPTION_QUERIES = [("a rabbit in a meadow", "seen"), ("a flower", "seen"),  # what is seen (labels)
+                      ("birds chirping", "heard"), ("explosions and gunfire", "heard"),  # what is heard
+                      ("the communist manifesto", "read")]  # on-screen text (the manifesto's title card)
 SOUND_PROMPTS = ["a helicopter flying overhead", "water splashing"]  # free-text sounds, matched to classes by meaning
 
 
@@ -72,9 +77,43 @@ def _video_report(idx, v: dict) -> dict:
         "most_motion": {"start": busy["start"], "motion": round(busy["motion"], 1)} if busy else None,
         "first_lines": [{"start": c.start, "end": c.end, "text": c.text} for c in lines[:3]],
         "events": [e._asdict() for e in idx.events(v["video_id"])],
+        "speakers": _speakers(idx, v), "perceived": _perceived(idx, v),
         "summary": _summary(idx, v),
         "ingest_seconds": v["seconds"],
     }
+
+
+def _speakers(idx, v: dict) -> dict:
+    """Who speaks when: talk time per speaker, the first turns, or why there are none."""
+    turns = idx.speakers(v["video_id"])
+    talk: dict[str, float] = {}
+    for t in turns:
+        talk[t.speaker] = round(talk.get(t.speaker, 0.0) + t.end - t.start, 2)
+    why = None if turns else ((v.get("speakers") or {}).get("reason") or "not diarized (no audio, or speakers off)")
+    return {"talk_time_s": talk, "turns": [t.to_dict() for t in turns[:6]], "n_turns": len(turns), "reason": why}
+
+
+def _perceived(idx, v: dict) -> dict:
+    """Per modality (seen, objects, heard, read) the labels most often best in a segment, with counts."""
+    out = {}
+    for m in ("seen", "objects", "heard", "read"):
+        counts: dict[str, int] = {}
+        for seg in idx.perception(v["video_id"]):
+            top = (seg.get(m) or [None])[0]
+            label = top[0] if isinstance(top, (list, tuple)) else top
+            if label:
+                counts[label] = counts.get(label, 0) + 1
+        out[m] = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+    return out
+
+
+def _perception_query(idx, text: str, modality: str) -> dict:
+    """A query searched in one perception modality, or why the index cannot answer it."""
+    try:
+        hits = idx.search(text, k=3, modalities=[modality])
+    except ValueError as e:
+        return {"query": text, "modality": modality, "hits": [], "reason": str(e)}
+    return {"query": text, "modality": modality, "hits": [h.to_dict() for h in hits], "reason": hits.reason}
 
 
 def _summary(idx, v: dict) -> dict | None:
@@ -114,6 +153,7 @@ def run_demo(paths: list[Path], *, out: Path, shared: Path, console: Console) ->
     for q in QUERIES:
         hits = idx.search(q, k=3)
         queries.append({"query": q, "hits": [h.to_dict() for h in hits]})
+    queries += [_perception_query(idx, q, m) for q, m in PERCEPTION_QUERIES]
     sounds = []
     for prompt in SOUND_PROMPTS:
         found = [{"file": v["file"], "start": e.start, "end": e.end, "confidence": round(e.confidence, 3)}
@@ -149,6 +189,16 @@ def _print(report: dict, console: Console) -> None:
         for e in r["events"]:
             console.print(f"  {r['file']} {time_range(e['start'], e['end'])}  sound: {e['label']} "
                           f"({e['confidence']:.2f})", highlight=False)
+        sp = r.get("speakers") or {}
+        console.print(f"  {r['file']} speakers: " + (", ".join(f"{s} {t:.1f} s" for s, t in sp["talk_time_s"].items())
+                      + f" ({sp['n_turns']} turns)" if sp.get("talk_time_s") else f"none ({sp.get('reason')})"),
+                      highlight=False)
+        for t in sp.get("turns", []):
+            console.print(f"    {t['speaker']} {time_range(t['start'], t['end'])}", highlight=False)
+        for m, top in (r.get("perceived") or {}).items():
+            if top:
+                console.print(escape(f"  {r['file']} {m}: " + ", ".join(f"{lab} ({n})" for lab, n in top)),
+                              highlight=False)
         if r.get("summary"):
             shots = ", ".join(time_range(x["start"], x["end"]) for x in r["summary"]["shots"])
             console.print(f"  {r['file']} summary ({r['summary']['budget_seconds']:.0f} s): {shots or '-'}",
@@ -156,19 +206,29 @@ def _print(report: dict, console: Console) -> None:
             for line in r["summary"]["lines"]:
                 console.print(f"    {timestamp(line['start'])}  {line['text']}", highlight=False)
     for q in report["queries"]:
-        console.print(f"[bold]query:[/bold] {q['query']}", highlight=False)
+        console.print(f"[bold]query:[/bold] {escape(q['query'])}" + (f" ({q['modality']})" if q.get("modality") else ""),
+                      highlight=False)
         for h in q["hits"]:
             why = ", ".join(f"{m} {v:.2f}" for m, v in h["scores_by_modality"].items() if v)
             console.print(escape(f"  {h['score']:.3f}  {Path(h['path']).name} {time_range(h['start'], h['end'])}  "
-                                 f"[{why}]  {h['subtitle'] or ''}"), highlight=False)
+                                 f"[{why}]  {h['subtitle'] or ''} {_reasons(h)}"), highlight=False)
         if not q["hits"]:
-            console.print("  no hits")
+            console.print(escape(f"  no hits{': ' + q['reason'] if q.get('reason') else ''}"), highlight=False)
     for snd in report.get("sounds", []):
         console.print(f"[bold]sound:[/bold] {snd['prompt']}", highlight=False)
         for e in snd["events"]:
             console.print(f"  {e['confidence']:.2f}  {e['file']} {time_range(e['start'], e['end'])}", highlight=False)
         if not snd["events"]:
             console.print("  no events above the threshold")
+
+
+def _reasons(h: dict) -> str:
+    """What matched, per modality: the best label or line (`Hit.matched`), and the speaker."""
+    parts = [f"{m}: {(v[0][0] if isinstance(v[0], (list, tuple)) else v[0])}"
+             for m, v in (h.get("matched") or {}).items() if v and m != "speech"]
+    if h.get("speaker"):
+        parts.append(f"speaker {h['speaker']}")
+    return f"({'; '.join(parts)})" if parts else ""
 
 
 def _markdown(report: dict) -> str:
@@ -184,6 +244,13 @@ def _markdown(report: dict) -> str:
     lines += ["", "Sound events (AudioSet tags when perceived, else the ESC-10 model; at least 2 s):", ""]
     lines += [f"- `{r['file']}` {time_range(e['start'], e['end'])}: {e['label']} ({e['confidence']:.2f})"
               for r in report["videos"] for e in r["events"]] or ["- none"]
+    lines += ["", "Speakers (who speaks when) and what is seen, heard and read most often:", ""]
+    for r in report["videos"]:
+        sp = r.get("speakers") or {}
+        talk = ", ".join(f"{s} {t:.1f} s" for s, t in sp.get("talk_time_s", {}).items()) or f"none ({sp.get('reason')})"
+        seen = "; ".join(f"{m}: " + ", ".join(lab for lab, _ in top) for m, top in (r.get("perceived") or {}).items()
+                         if top)
+        lines.append(f"- `{r['file']}` speakers: {talk}" + (f"; {seen}" if seen else ""))
     lines += ["", "Summaries (key shots in 15% of the duration, and the lines said in them):", ""]
     for r in report["videos"]:
         sm = r.get("summary")
@@ -192,9 +259,10 @@ def _markdown(report: dict) -> str:
             said = " / ".join(c["text"] for c in sm["lines"])
             lines.append(f"- `{r['file']}` ({sm['budget_seconds']:.0f} s): {shots}" + (f" — {said}" if said else ""))
     for q in report["queries"]:
-        lines += ["", f"**{q['query']}**", ""]
+        lines += ["", f"**{q['query']}**" + (f" ({q['modality']})" if q.get("modality") else ""), ""]
         lines += [f"- {h['score']:.3f} `{Path(h['path']).name}` {time_range(h['start'], h['end'])}: "
-                  f"{h['subtitle'] or ''}" for h in q["hits"]] or ["- no hits"]
+                  f"{h['subtitle'] or ''} {_reasons(h)}" for h in q["hits"]] \
+            or [f"- no hits{': ' + q['reason'] if q.get('reason') else ''}"]
     for snd in report.get("sounds", []):
         lines += ["", f"**sound: {snd['prompt']}**", ""]
         lines += [f"- {e['confidence']:.2f} `{e['file']}` {time_range(e['start'], e['end'])}" for e in snd["events"]] \
