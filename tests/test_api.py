@@ -11,8 +11,8 @@ import pytest
 
 import avu
 from avu.index import Hit
-from avu.store import IndexStore, InvalidIndex
 from avu.ingest import IngestConfig
+from avu.store import IndexStore, InvalidIndex
 from pipelines.ingest import IngestOptions, run_ingest
 from tests import factory
 from tests._perceived_index import perceived_index

@@ -107,7 +107,8 @@ class AudioSetPrompts:
         q = np.asarray(self.encode([prompt.strip()]), np.float64)[0]
         s = vecs @ q
         if s.max() < MIN_SIMILARITY:
-            raise UnknownPrompt(f"prompt {prompt!r} matches no AudioSet sound class (closest: {names[int(s.argmax())]}, "
+            closest = names[int(s.argmax())]
+            raise UnknownPrompt(f"prompt {prompt!r} matches no AudioSet sound class (closest: {closest}, "
                                 f"similarity {s.max():.2f} < {MIN_SIMILARITY})")
         w = np.exp((s - s.max()) / TEMPERATURE)
         return {n: float(x) for n, x in zip(names, w) if x >= 0.01}

@@ -25,6 +25,8 @@ import math
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
+
 TEXT_MODALITIES = ("speech", "seen", "heard", "read")  # MiniLM space: a text query's default modalities
 TRAINED_MODALITIES = ("visual", "audio", "fused")  # a trained checkpoint's joint space (when the index has it)
 ALL_MODALITIES = TEXT_MODALITIES + TRAINED_MODALITIES
@@ -67,10 +69,8 @@ def fuse(evidence: Mapping[str, float | None], weights: Mapping[str, float] | No
     return min(1.0, max(0.0, -math.expm1(log_miss)))
 
 
-def fuse_arrays(cosines: Mapping[str, "np.ndarray"], weights: Mapping[str, float] | None = None) -> "np.ndarray":
+def fuse_arrays(cosines: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
     """`fuse` of `calibrate`d cosines for many moments at once ({modality: [n] cosines, NaN: nothing})."""
-    import numpy as np
-
     weights = weights or {}
     log_miss = None
     for m, c in cosines.items():
