@@ -2,7 +2,8 @@
 
 One base config (`configs/avshapes.yaml`) plus per-variant overrides gives the table: visual-only,
 audio-only and fused models; each fusion kind; AVLnet's Text-Tri; InfoNCE instead of MMS; the
-adversarial cross-modal loss; a student with under a quarter of the teacher's parameters trained
+adversarial cross-modal loss; the same model on frozen pretrained towers (MobileNetV2 and YAMNet
+features, `pretrained_*`); a student with under a quarter of the teacher's parameters trained
 alone and with distillation from the fused teacher. Every variant trains with the same recipe
 and is scored on the same held-out test split (text-to-video R@1/5/10, median rank). A variant
 whose `result.json` was written by the same config, the same resolved model config and the same
@@ -35,8 +36,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "adversarial": {"adversarial": 0.1},
     "student": {"model": "avshapes_student"},
     "distilled": {"model": "avshapes_student", "distill": {"teacher": "@fused"}},
+    # frozen pretrained towers (MobileNetV2 per frame, YAMNet per patch; avshapes_pretrained.yaml)
+    "pretrained_fused": {"model": "avshapes_pretrained"},
+    "pretrained_visual": {"model": "avshapes_pretrained", "model_overrides": {"modalities": ["visual"]}},
+    "pretrained_audio": {"model": "avshapes_pretrained", "model_overrides": {"modalities": ["audio"]}},
 }
 MAIN = ("fused", "visual", "audio")
+PRETRAINED = ("pretrained_fused", "pretrained_visual", "pretrained_audio")  # rows shaped like MAIN's
 
 
 def variant_config(base: TrainConfig, name: str, root: Path) -> TrainConfig:
@@ -115,7 +121,7 @@ def run(base: TrainConfig, *, root: str | Path = "runs/avshapes", variants: list
         log(f"{name}: R@1 {rows[name]['R@1']:.1f}  R@5 {rows[name]['R@5']:.1f}  R@10 {rows[name]['R@10']:.1f}  "
             f"MdR {rows[name]['MdR']:g}  ({rows[name]['train_seconds']:.0f} s)")
     out: dict[str, Any] = {}
-    for key in MAIN:
+    for key in (*MAIN, *PRETRAINED):
         if key in rows:
             out[key] = {k: rows[key][k] for k in ("R@1", "R@5", "R@10", "MdR")}
     out["variants"] = list(rows.values())

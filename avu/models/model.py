@@ -28,6 +28,7 @@ from torch import nn
 from avu.models.audio import AudioEncoder, AudioEncoderConfig
 from avu.models.fusion import create_fusion
 from avu.models.gated import GatedEmbeddingUnit
+from avu.models.pretrained import create_feature_tower
 from avu.models.text_tower import TextConfig, create_text_tower, masked_pool
 from avu.models.visual import VisualConfig, create_visual_tower
 
@@ -120,7 +121,8 @@ class AVModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.visual = create_visual_tower(cfg.visual) if "visual" in cfg.modalities else None
-        self.audio = AudioTower(cfg.audio) if "audio" in cfg.modalities else None
+        self.audio = (None if "audio" not in cfg.modalities else AudioTower(cfg.audio)
+                      if cfg.audio.backbone == "resdavenet" else create_feature_tower(cfg.audio.backbone))
         self.text = create_text_tower(cfg.text)
         self.text_geu = GatedEmbeddingUnit(2 * self.text.out_dim, cfg.embed_dim, dropout=cfg.dropout)
         self.fusion = create_fusion(cfg.fusion, visual_dim=self.visual.out_dim if self.visual else 1,

@@ -34,7 +34,7 @@ KINETICS_STD = (0.225, 0.225, 0.225)
 class VisualConfig:
     """Everything needed to rebuild a visual tower (stored in checkpoint JSON)."""
 
-    backbone: str = "frame_cnn"  # frame_cnn | torchvision:<image model> | torchvision_video:<r3d_18...> | x3d | slow_r50
+    backbone: str = "frame_cnn"  # frame_cnn | torchvision:<image model> | torchvision_video:<r3d_18...> | x3d | slow_r50 | mobilenet_v2_tflite (frozen, cached)
     width: int = 16  # frame_cnn: channels of the first stage (doubling per stage)
     stages: int = 3  # frame_cnn: residual stages after the stride-2 stem, each with stride 2
     temporal_kernel: int = 3  # frame_cnn: kernel of the temporal convolution over frame features (1 = none)
@@ -187,6 +187,10 @@ def _last_channels(blocks: nn.Module) -> int:
 
 def create_visual_tower(cfg: VisualConfig) -> nn.Module:
     """Build the tower named by `cfg.backbone` (weights are loaded separately)."""
+    from avu.models.pretrained import VISUAL_FEATURES, create_feature_tower
+
+    if cfg.backbone in VISUAL_FEATURES:  # frozen, cached features (avu.models.pretrained)
+        return create_feature_tower(cfg.backbone)
     kind, _, name = cfg.backbone.partition(":")
     if kind == "frame_cnn":
         return FrameCNN(cfg)
@@ -197,7 +201,7 @@ def create_visual_tower(cfg: VisualConfig) -> nn.Module:
     if kind in ("x3d", "slow_r50"):
         return PyTorchVideo(kind, cfg)
     raise ValueError(f"unknown visual backbone {cfg.backbone!r}: use frame_cnn, torchvision:<name>, "
-                     "torchvision_video:<r3d_18|r2plus1d_18|mc3_18>, x3d or slow_r50")
+                     "torchvision_video:<r3d_18|r2plus1d_18|mc3_18>, x3d, slow_r50 or mobilenet_v2_tflite")
 
 
 __all__ = ["VisualConfig", "FrameCNN", "TorchvisionImage", "TorchvisionVideo", "PyTorchVideo",

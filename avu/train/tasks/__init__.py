@@ -44,6 +44,11 @@ class ClipTask(CaptionTask):
 
     def batch(self, model: AVModel, split: str, idx: torch.Tensor, *, train: bool,
               g: torch.Generator | None = None, device: str | torch.device = "cpu") -> dict[str, Any]:
+        from avu.train.tasks._features import clip_batch
+
+        cached = clip_batch(self, model, split, idx, train=train, g=g, device=device)  # pretrained towers
+        if cached is not None:
+            return cached
         s = self.splits[split]
         frames = s.frames[idx]
         t = model.cfg.visual.num_frames

@@ -24,8 +24,10 @@ from PIL import Image
 
 from avu._paths import shared_data
 from avu.models.model import AVModel, prepare_frames
+from avu.models.pretrained import pretrained_backbones
 from avu.train.config import TrainConfig
 from avu.train.tasks import CaptionTask
+from avu.train.tasks._features import image_features
 
 
 def _load_image(path: Path, size: int) -> np.ndarray:
@@ -91,10 +93,13 @@ class CocoTask(CaptionTask):
               g: torch.Generator | None = None, device: Any = "cpu") -> dict[str, Any]:
         s = self.splits[split]
         frames = s.frames[idx]
-        if train:  # random horizontal flips
-            flip = torch.rand(len(idx), generator=g) < 0.5
+        flip = torch.rand(len(idx), generator=g) < 0.5 if train else torch.zeros(len(idx), dtype=torch.bool)
+        if pretrained_backbones(model.cfg):  # frozen MobileNetV2 features, cached (flipped ones too)
+            f = image_features(self, split)
+            video = torch.where(flip[:, None], f["flipped"][idx], f["features"][idx]).unsqueeze(1)
+        else:  # random horizontal flips
             frames = torch.where(flip[:, None, None, None], frames.flip(2), frames)
-        video = prepare_frames(frames.unsqueeze(1), model.cfg.visual.frame_size)
+            video = prepare_frames(frames.unsqueeze(1), model.cfg.visual.frame_size)
         per = len(s.texts) // max(1, len(s.images))
         pick = torch.randint(0, per, (len(idx),), generator=g) if train else torch.zeros(len(idx), dtype=torch.long)
         rows = [int(i) * per + int(k) for i, k in zip(idx, pick)]
@@ -109,8 +114,10 @@ class CocoTask(CaptionTask):
         model.eval()
         s = self.splits[split]
         imgs = []
+        feats = image_features(self, split)["features"] if pretrained_backbones(model.cfg) else None
         for a in range(0, len(s.images), 64):
-            x = prepare_frames(s.frames[a:a + 64].unsqueeze(1), model.cfg.visual.frame_size).to(device)
+            x = (feats[a:a + 64].unsqueeze(1) if feats is not None
+                 else prepare_frames(s.frames[a:a + 64].unsqueeze(1), model.cfg.visual.frame_size)).to(device)
             imgs.append(model.encode_image(x).float().cpu())
         texts = []
         for a in range(0, len(s.texts), 256):  # the cached caption features, not a second featurisation
