@@ -10,8 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from avu.media import (CorruptMedia, EmptyMedia, MediaError, MediaNotFound, NoAudioStream, NoVideoStream,
-                       SubtitleError, UnreadableMedia, probe, read_audio, read_frames, read_subtitles)
+from avu.media import (
+    CorruptMedia,
+    EmptyMedia,
+    MediaError,
+    MediaNotFound,
+    NoAudioStream,
+    NoVideoStream,
+    SubtitleError,
+    UnreadableMedia,
+    probe,
+    read_audio,
+    read_frames,
+    read_subtitles,
+)
 
 READERS = {
     "probe": probe,

@@ -11,8 +11,8 @@ import ray
 from ray.cluster_utils import Cluster
 from ray.util.state import list_actors
 
-from avu.store import IndexStore, InvalidIndex
 from avu.ingest import IngestConfig
+from avu.store import IndexStore, InvalidIndex
 from pipelines.ingest import IngestOptions, run_ingest
 from tests import factory
 

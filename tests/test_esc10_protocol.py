@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from avu.eval import esc10_mfcc as M
 from avu.events import esc10_nested as N
 from avu.events.esc10 import Esc10Config, Esc10Data, cross_validate, seed_spread, train
-from avu.eval import esc10_mfcc as M
 
 SMALL = dict(stem_channels=4, stem_stages=1, width=8, stage_mults=(1, 2), embed_dim=16, epochs=2, batch_size=4,
              crop_seconds=0.5, threads=1)

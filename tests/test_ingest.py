@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from avu.store import IndexStore, InvalidIndex
 from avu.ingest import IngestConfig, IngestInputError, content_id, discover
 from avu.media import segments
+from avu.store import IndexStore, InvalidIndex
 from pipelines.ingest import IngestOptions, add_videos, run_ingest
 from tests import factory
 from tests.conftest import SHARED_CLIPS

@@ -9,9 +9,23 @@ import numpy as np
 import pytest
 import torch
 
-from avu.media import (Audio, AudioFile, Frames, NoAudioStream, NoVideoStream, Segment, VideoFile,
-                       iter_clips, log_mel, probe, read_audio, read_clip, read_frames, sample_times,
-                       segments)
+from avu.media import (
+    Audio,
+    AudioFile,
+    Frames,
+    NoAudioStream,
+    NoVideoStream,
+    Segment,
+    VideoFile,
+    iter_clips,
+    log_mel,
+    probe,
+    read_audio,
+    read_clip,
+    read_frames,
+    sample_times,
+    segments,
+)
 from tests import factory
 from tests.conftest import SHARED_CLIPS
 

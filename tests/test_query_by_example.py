@@ -25,7 +25,6 @@ from avu.train.loop import fit
 from pipelines.ingest import IngestOptions, run_ingest
 from tests.test_train import AVSHAPES_CACHE, AVSHAPES_DATA
 
-
 pytestmark = pytest.mark.slow  # the module's fixture renders, trains and ingests (minutes)
 
 TRUTH: dict[str, tuple] = {}  # video path -> (shape combination, sound class, caption), set by the fixture

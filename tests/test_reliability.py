@@ -28,8 +28,8 @@ import ray
 
 from avu.bench._badmedia import build_corpus, good_clips, write_clip
 from avu.bench.reliability import bench_reliability
-from avu.store import IndexStore, InvalidIndex
 from avu.ingest import IngestConfig
+from avu.store import IndexStore, InvalidIndex
 from pipelines.ingest import IndexWriteError, IngestOptions, run_ingest
 from tests.test_ingest import index_rows
 
@@ -104,7 +104,8 @@ def clean(local_ray, corpus, tmp_path_factory) -> Path:
 def assert_same_as_clean(index: Path, clean: Path) -> None:
     assert index_rows(index) == index_rows(clean)
     store = IndexStore(index)
-    keys = [(r["video_id"], r["seg"]) for r in store.segments.search().select(["video_id", "seg"]).limit(None).to_list()]
+    rows = store.segments.search().select(["video_id", "seg"]).limit(None).to_list()
+    keys = [(r["video_id"], r["seg"]) for r in rows]
     assert len(keys) == len(set(keys)) == N_CLIPS * (SECONDS // 2)  # every segment once, no leftovers
 
 

@@ -47,7 +47,8 @@ def test_checkpoints_load_only_safely():
                     unsafe.append(f"{p}:{call.lineno} {name} without weights_only=True")
             if name in ("pickle.load", "pickle.loads", "cloudpickle.load", "joblib.load", "dill.load"):
                 unsafe.append(f"{p}:{call.lineno} {name}")
-            if name.endswith("np.load") and isinstance(kw.get("allow_pickle"), ast.Constant) and kw["allow_pickle"].value:
+            pickled = isinstance(kw.get("allow_pickle"), ast.Constant) and kw["allow_pickle"].value
+            if name.endswith("np.load") and pickled:
                 unsafe.append(f"{p}:{call.lineno} np.load(allow_pickle=True)")
     assert not unsafe, unsafe
 

@@ -27,9 +27,9 @@ import numpy as np
 import pyarrow as pa
 
 from avu.bench.decode import machine
+from avu.models.text import MINILM_DIM, load_minilm
 from avu.store.ann import ANN_THRESHOLD, ensure_ann, search_params, vector_search
 from avu.store.tables import SEGMENTS
-from avu.models.text import MINILM_DIM, load_minilm
 
 K = 10
 NULL_FRACTION = 0.05

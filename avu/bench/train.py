@@ -1,9 +1,10 @@
 """`avu bench train`: samples per second of one full training step (forward, loss, backward, AdamW).
 
 Inputs have the shapes the avshapes recipe feeds (frames [B, T, 3, S, S], log-mels of the
-recipe's `audio_crop` of 2 s (`configs/avshapes.yaml`), 12-word captions) but random values: throughput does not depend on them, and the benchmark then needs
-no dataset. On CPU it times float32; with a CUDA device it times float32 and bfloat16 autocast
-side by side in the same run and reports the speed-up and the peak GPU memory of each.
+recipe's `audio_crop` of 2 s (`configs/avshapes.yaml`), 12-word captions) but random values:
+throughput does not depend on them, and the benchmark then needs no dataset. On CPU it times
+float32; with a CUDA device it times float32 and bfloat16 autocast side by side in the same run
+and reports the speed-up and the peak GPU memory of each.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from typing import Any
 import torch
 
 from avu.bench.decode import machine
-
 
 AUDIO_SECONDS = 2.0  # the avshapes recipe's training crop (configs/avshapes.yaml: audio_crop)
 HOP_S = 0.01  # log-mel hop

@@ -185,7 +185,8 @@ def build(cfg: AvShapesConfig, root: str | Path = "runs/cache", *,
         if f not in clips:
             raise RuntimeError(f"{src / 'meta.csv'}: fold {f} has no ESC-10 clips")
     if set(cfg.train_folds) & {cfg.val_fold, cfg.test_fold} or cfg.val_fold == cfg.test_fold:
-        raise ValueError(f"train folds {cfg.train_folds}, val fold {cfg.val_fold} and test fold {cfg.test_fold} overlap")
+        raise ValueError(f"train folds {cfg.train_folds}, val fold {cfg.val_fold} and test fold {cfg.test_fold} "
+                         "overlap")
     items = plan(cfg, clips)
     n_total, n_done = sum(len(v) for v in items.values()), 0
     rng = random.Random(cfg.seed + 1)

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 
-
 class IngestInputError(ValueError):
     """The inputs of an ingest name nothing to ingest (a missing path, a folder with no videos)."""
 
