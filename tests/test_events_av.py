@@ -190,7 +190,7 @@ def av_index(tmp_path_factory, shared_data):
     video whose sound is a dog barking (an ESC-10 clip the shipped model scores >= 0.94 per 2 s)."""
     from avu.index import open_index
     from avu.ingest import IngestConfig
-    from pipelines.ingest import run_ingest
+    from pipelines.ingest import IngestOptions, run_ingest
 
     folder = tmp_path_factory.mktemp("av_media")
     red, green = still((200, 30, 30)), still((30, 200, 30))
@@ -198,8 +198,8 @@ def av_index(tmp_path_factory, shared_data):
     write_video(folder / "dog.mkv", 4.0, noise, audio=clip(shared_data / "esc10", "1-32318-A.ogg")[:4 * SR])
     index = tmp_path_factory.mktemp("av_index") / "index"
     cfg = IngestConfig(asr="off", encoders={"text": None, "visual": None, "audio": None, "fused": None,
-                                            "events": "esc10"})
-    results = run_ingest([str(folder)], str(index), cfg, decoders=1)
+                                            "events": "esc10"}, perception={"enable": []})  # the ESC-10 path
+    results = run_ingest([str(folder)], str(index), IngestOptions(config=cfg, decoders=1))
     assert all(r.status == "done" for r in results), results
     idx = open_index(index)
     ids = {v["path"].rsplit("/", 1)[-1]: v["video_id"] for v in idx.videos()}
