@@ -122,6 +122,7 @@ def _run_on_ray(files, index, opts: IngestOptions, ndec: int, progress, stats: d
     embedders = [Embedder.options(num_cpus=1).remote(cfg_d, 1, index) for _ in range(opts.embedders)]
     writer = Writer.options(num_cpus=0).remote(index)
     models = ray.get(embedders[0].versions.remote())
+    stats["perception_missing"] = models.get("perception_missing")  # {modality: what file, how to install}
     stats["pids"] = ray.get([a.pid.remote() for a in (*decoders, *embedders, writer)])  # all actors are up
     t1 = time.perf_counter()
     stats["startup_s"] = t1 - t0

@@ -16,7 +16,7 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from avu.cli._console import clean_errors, console
+from avu.cli._console import clean_errors, console, err_console
 from avu.cli._output import Col, print_table
 
 app = typer.Typer()
@@ -91,7 +91,10 @@ def ingest_with_progress(paths: list[Path], index: Path, cfg, *, decoders: int |
                 stats["seconds"] += r.duration
             progress.update(task, advance=1, stats=_counts(stats, time.perf_counter() - t0, console.width))
 
-        results = run_ingest([str(p) for p in paths], str(index), opts, progress=on_result)
+        run_stats: dict = {}
+        results = run_ingest([str(p) for p in paths], str(index), opts, progress=on_result, stats=run_stats)
+    for modality, why in (run_stats.get("perception_missing") or {}).items():  # said once per run
+        err_console.print(f"[yellow]note[/yellow]: {modality} not perceived: {escape(why)}")
     rows = []
     for r in sorted(results, key=lambda r: r.path):
         style = {"done": "green", "failed": "red", "skipped": "dim"}[r.status]
