@@ -1,7 +1,12 @@
 """Shared fixtures: the real media folder (skipped with a message when absent) and tiny media
-files generated per session with exactly known frames, timestamps and sound."""
+files generated per session with exactly known frames, timestamps and sound.
+
+`slow` is given in one place: a test is slow when it (or a fixture it uses) starts Ray, trains a
+model or drives a browser — `make test-fast` (`-m "not slow"`) leaves those out.
+"""
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -10,6 +15,26 @@ import pytest
 from tests import factory
 
 SHARED = Path(os.environ.get("AVU_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+# Fixtures that build an index through Ray (module-scoped or session-wide)
+SLOW_FIXTURES = {"idx", "cluster", "index", "av_index", "shared_index", "clean", "local_ray", "browser"}
+# What a test's own body does that makes it slow
+SLOW_CALLS = ("run_ingest(", "add_videos(", "ray.init", "ray_session(", "Cluster(", "webdriver.", "run_train(",
+              "train_all(", "cross_validate(", "bench_ingest(", "run_demo(", "fit(")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow"):
+            continue
+        fn = getattr(item, "function", None)
+        try:
+            body = inspect.getsource(fn) if fn else ""
+        except (OSError, TypeError):
+            body = ""
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or any(c in body for c in SLOW_CALLS):
+            item.add_marker(pytest.mark.slow)
+
+
 SHARED_CLIPS = ["big_buck_bunny_240p_5s.mp4", "big_buck_bunny_480p_30s.mp4", "big_buck_bunny_720p_30s.webm",
                 "flower.webm", "manifesto.mp4", "tears_of_steel_battle.webm"]
 
