@@ -3,10 +3,10 @@ hand-written driver (`pipelines/_driver.py`); `avu.bench.ingest.bench_raydata` r
 same files, and `docs/scaling.md` has the figures and why the driver stays.
 
     from_items(paths) -> flat_map(_Decode, actor pool): per video, hash + probe + plan, then one
-    record per batch of segments (the clips pickled) -> map_batches(_Embed, actor pool): rows,
-    written as a Lance fragment by the embed actor (the video's cues with its first batch) ->
-    this process: receipts gathered per video; a video is committed (`Committer`) once all its
-    batches are in, so videos still appear one at a time, whole.
+    record per batch of segments (the clips as Python objects: Ray Data serialises them itself)
+    -> map_batches(_Embed, actor pool): rows, written as a Lance fragment by the embed actor (the
+    video's cues with its first batch) -> this process: receipts gathered per video; a video is
+    committed (`Committer`) once all its batches are in, so videos still appear one at a time, whole.
 
 What it cannot do that the driver does: a stage has no per-call time limit (a stalled file holds
 its decode actor until the whole dataset ends), and no memory guard that fails one file; a
@@ -16,7 +16,6 @@ the job, decides how many batches of a video are in flight. Without ASR, like th
 from __future__ import annotations
 
 import math
-import pickle
 import time
 
 import numpy as np
@@ -58,12 +57,12 @@ class _Decode:
                         clips.append({k: v.numpy() if hasattr(v, "numpy") else v for k, v in clip.items()})
                     meta = {**job.embed_meta(b * self.batch, self.batch), "cues": job.plan.cues if b == 0 else None}
                     yield {"video_id": job.video_id, "path": job.path, "batches": n, "error": "",
-                           "video": pickle.dumps(video), "clips": pickle.dumps((clips, meta), protocol=5)}
+                           "video": video, "clips": (clips, meta)}
             finally:
                 reader.close()
         except Exception as e:  # noqa: BLE001 - the video fails, the dataset goes on
             yield {"video_id": job.row_id(), "path": job.path, "batches": 0, "error": describe_error(e),
-                   "video": pickle.dumps({"video_id": job.row_id(), "path": job.path}), "clips": b""}
+                   "video": {"video_id": job.row_id(), "path": job.path}, "clips": None}
 
 
 class _Embed:
@@ -79,10 +78,10 @@ class _Embed:
 
     def __call__(self, batch: dict) -> dict:
         out = []
-        for vid, blob, error in zip(batch["video_id"], batch["clips"], batch["error"]):
+        for vid, clips_meta, error in zip(batch["video_id"], batch["clips"], batch["error"]):
             receipts = []
             if not error:
-                clips, meta = pickle.loads(blob)
+                clips, meta = clips_meta
                 rows = self.featurizer.rows(vid, clips, meta["texts"], aspect=meta["aspect"],
                                             seg_offset=meta["seg_offset"], text_source=meta["text_source"],
                                             language=meta["language"])
@@ -91,7 +90,7 @@ class _Embed:
                     cues = self.featurizer.cue_rows(vid, meta["cues"], text_source=meta["text_source"],
                                                     language=meta["language"])
                     receipts.append(self.fragments.write("cues", vid, cues))
-            out.append(pickle.dumps(receipts))
+            out.append(receipts)
         return {"video_id": batch["video_id"], "path": batch["path"], "batches": batch["batches"],
                 "error": batch["error"], "video": batch["video"], "receipts": np.array(out, dtype=object)}
 
@@ -116,12 +115,12 @@ def run_raydata(files: list[str], index: str, cfg: IngestConfig, *, decoders: in
     got: dict[str, list] = {}  # path -> receipts so far (two paths may hold the same video)
     results = []
     for rec in ds.iter_rows():
-        vid, video = rec["video_id"], pickle.loads(rec["video"])
+        vid, video = rec["video_id"], rec["video"]
         if rec["error"]:
             committer.fail(video, rec["error"])
             results.append(Result(rec["path"], vid, "failed", error=rec["error"]))
             continue
-        got.setdefault(rec["path"], []).extend(pickle.loads(rec["receipts"]))
+        got.setdefault(rec["path"], []).extend(rec["receipts"])
         if sum(r.table == "segments" for r in got[rec["path"]]) == rec["batches"]:
             n = committer.commit(video, got.pop(rec["path"]))
             results.append(Result(rec["path"], vid, "done", segments=n, duration=video["duration"]))
