@@ -99,7 +99,8 @@ def video_row(job: Job, cfg, models: dict) -> dict:
             "has_video": info.has_video, "has_audio": info.has_audio, "text_source": p.text_source,
             "info_json": json.dumps(info.to_dict()), "config_hash": cfg.hash,
             "config_json": json.dumps(cfg.to_dict()), "models_json": json.dumps(models),
-            "notes_json": json.dumps(p.notes), "seconds": round(time.perf_counter() - job.started, 3)}
+            "notes_json": json.dumps(p.notes), "speakers_json": p.speakers_json,
+            "seconds": round(time.perf_counter() - job.started, 3)}
 
 
 def describe_error(e: BaseException) -> str:
