@@ -145,7 +145,7 @@ class _Result(list):
 
 def _fake_index_module(calls: list) -> types.ModuleType:
     class Index:
-        def search(self, query, k, where=None):
+        def search(self, query, k, where=None, modalities=None):
             calls.append((query, k))
             if query == "nothing":
                 return _Result([], reason="no moment has anything in the searched modalities")
