@@ -12,19 +12,18 @@ import json
 
 import av
 import numpy as np
-
-from avu.media._write import mux_audio, mux_frames
 import pytest
 import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from avu.eval.ave import AVE_TO_ESC10, predict_segments, read_split
 from avu.events import prompts as P
 from avu.events import visual as V
-from avu.eval.ave import AVE_TO_ESC10, predict_segments, read_split
 from avu.events.detect import DEFAULT_WEIGHTS, Event, EventModel
 from avu.events.esc10 import Esc10Config, build_model, save_model
 from avu.events.timeline import file_events, segment_scores
+from avu.media._write import mux_audio, mux_frames
 from avu.media.audio import read_audio
 
 SR = 16000

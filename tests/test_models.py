@@ -7,8 +7,14 @@ import pytest
 import torch
 
 from avu.models.model import AVModel, ModelConfig, prepare_frames
-from avu.models.registry import (create_model, get_model_config, list_models, load_backbone_weights,
-                                 load_checkpoint, save_checkpoint)
+from avu.models.registry import (
+    create_model,
+    get_model_config,
+    list_models,
+    load_backbone_weights,
+    load_checkpoint,
+    save_checkpoint,
+)
 from avu.models.text_tower import TextConfig, WordEncoder, build_vocab, masked_pool, tokenize
 from avu.models.visual import VisualConfig, create_visual_tower
 

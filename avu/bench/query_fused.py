@@ -26,7 +26,7 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from avu.bench.query import CHUNK, K, SEGMENTS_PER_VIDEO, _pct, query_texts, unit_vectors
+from avu.bench.query import CHUNK, SEGMENTS_PER_VIDEO, K, _pct, query_texts, unit_vectors
 from avu.index.fusion import TEXT_MODALITIES, fuse_arrays
 from avu.models.text import MINILM_DIM
 from avu.store.ann import search_params

@@ -206,7 +206,8 @@ def _print(report: dict, console: Console) -> None:
             for line in r["summary"]["lines"]:
                 console.print(f"    {timestamp(line['start'])}  {line['text']}", highlight=False)
     for q in report["queries"]:
-        console.print(f"[bold]query:[/bold] {escape(q['query'])}" + (f" ({q['modality']})" if q.get("modality") else ""),
+        about = f" ({q['modality']})" if q.get("modality") else ""
+        console.print(f"[bold]query:[/bold] {escape(q['query'])}" + about,
                       highlight=False)
         for h in q["hits"]:
             why = ", ".join(f"{m} {v:.2f}" for m, v in h["scores_by_modality"].items() if v)

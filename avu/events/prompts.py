@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 

@@ -465,7 +465,8 @@ class Index:
             hits.append(Hit(video_id=mo.video_id, path=vids[mo.video_id]["path"], start=mo.start, end=mo.end,
                             score=round(mo.score, 6), scores_by_modality=parts, subtitle=mo.text,
                             events=mo.events, matched=matched,
-                            speaker=turns[mo.video_id].speaker_between(mo.start, mo.end) if turns[mo.video_id] else None))
+                            speaker=(turns[mo.video_id].speaker_between(mo.start, mo.end)
+                                     if turns[mo.video_id] else None)))
         return SearchResult(hits, held=held, searched=searched, unavailable=unavailable,
                             reason=None if hits else "no moment in the searched videos has anything in the "
                                                      f"searched modalities ({', '.join(searched)})")

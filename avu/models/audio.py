@@ -28,7 +28,8 @@ class AudioEncoderConfig:
     """Everything needed to rebuild an `AudioEncoder` (stored in checkpoint JSON)."""
 
     n_mels: int = 64  # mel bins of the input log-mel spectrogram
-    backbone: str = "resdavenet"  # resdavenet (this encoder, from scratch) | yamnet (frozen cached embeddings; AVModel only)
+    # resdavenet (this encoder, from scratch) | yamnet (frozen cached embeddings; AVModel only)
+    backbone: str = "resdavenet"
     stem_channels: int = 16  # channels of the 2-D residual stem; 0 = pure 1-D ResDAVEnet stem
     stem_stages: int = 1  # 2-D stem stages (each: stride 2 in frequency and time, channels x2 after the first)
     width: int = 64  # channels of the first 1-D stage

@@ -58,7 +58,8 @@ class ModelConfig:
         if self.retrieval not in ("fused", "tri"):
             raise ValueError(f"retrieval must be 'fused' or 'tri', got {self.retrieval!r}")
         if self.retrieval == "tri" and (self.fusion != "late" or len(mods) != 2):
-            raise ValueError("retrieval 'tri' compares text with each stream: it needs fusion 'late' and both modalities")
+            raise ValueError("retrieval 'tri' compares text with each stream: it needs fusion 'late' and "
+                             "both modalities")
         if self.embed_dim < 1:
             raise ValueError(f"embed_dim must be positive, got {self.embed_dim}")
 
@@ -136,7 +137,8 @@ class AVModel(nn.Module):
         a = self.audio(audio) if (self.audio is not None and audio is not None) else None
         if v is None and a is None:
             raise ValueError(f"model {self.cfg.name!r} reads {self.cfg.modalities}; the clip has "
-                             f"video={'yes' if video is not None else 'no'}, audio={'yes' if audio is not None else 'no'}")
+                             f"video={'yes' if video is not None else 'no'}, "
+                             f"audio={'yes' if audio is not None else 'no'}")
         return {"visual": v, "audio": a, "visual_mask": clip.get("visual_mask") if v is not None else None,
                 "audio_mask": clip.get("audio_mask") if a is not None else None}
 

@@ -89,7 +89,8 @@ def read_checkpoint(path: str | Path) -> tuple[ModelConfig, dict[str, torch.Tens
     weights, config = folder / WEIGHTS_FILE, folder / CONFIG_FILE
     for p in (weights, config):
         if not p.is_file():
-            raise FileNotFoundError(f"{p}: checkpoint file missing (a checkpoint holds {WEIGHTS_FILE} and {CONFIG_FILE})")
+            raise FileNotFoundError(f"{p}: checkpoint file missing "
+                                    f"(a checkpoint holds {WEIGHTS_FILE} and {CONFIG_FILE})")
     try:
         doc = json.loads(config.read_text())
         cfg = ModelConfig.from_dict(doc["config"])

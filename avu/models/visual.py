@@ -34,7 +34,9 @@ KINETICS_STD = (0.225, 0.225, 0.225)
 class VisualConfig:
     """Everything needed to rebuild a visual tower (stored in checkpoint JSON)."""
 
-    backbone: str = "frame_cnn"  # frame_cnn | torchvision:<image model> | torchvision_video:<r3d_18...> | x3d | slow_r50 | mobilenet_v2_tflite (frozen, cached)
+    # frame_cnn | torchvision:<image model> | torchvision_video:<r3d_18...> | x3d | slow_r50
+    # | mobilenet_v2_tflite (frozen, cached)
+    backbone: str = "frame_cnn"
     width: int = 16  # frame_cnn: channels of the first stage (doubling per stage)
     stages: int = 3  # frame_cnn: residual stages after the stride-2 stem, each with stride 2
     temporal_kernel: int = 3  # frame_cnn: kernel of the temporal convolution over frame features (1 = none)

@@ -45,10 +45,10 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from avu.store.naming import find_video
-from avu.store.tables import IndexStore
 from avu.media import Cue
 from avu.metrics import knapsack_select
+from avu.store.naming import find_video
+from avu.store.tables import IndexStore
 
 BUDGET = 0.15  # fraction of the duration, as in the TVSum / SumMe protocol
 UNIT = 0.1  # knapsack resolution in seconds (finer for budgets under 10 s)

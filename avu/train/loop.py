@@ -163,7 +163,8 @@ def fit(cfg: TrainConfig, *, task=None, resume: bool = False, worker: Worker | N
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             if progress:
-                progress("step", {"epoch": epoch, "step": s + 1, "steps": steps_per_epoch, "loss": float(parts["total"])})
+                progress("step", {"epoch": epoch, "step": s + 1, "steps": steps_per_epoch,
+                                  "loss": float(parts["total"])})
             if cfg.max_minutes and time.perf_counter() - t0 > 60 * cfg.max_minutes:
                 stopped = True
                 break

@@ -56,7 +56,8 @@ class ClipTask(CaptionTask):
             frames = frames[:, torch.linspace(0, frames.shape[1] - 1, t).round().long()]
         if train and self.cfg.frame_jitter:  # shift the picture by up to 3 px (circularly) per clip
             shifts = torch.randint(-3, 4, (len(idx), 2), generator=g)
-            frames = torch.stack([torch.roll(f, (int(dy), int(dx)), dims=(1, 2)) for f, (dy, dx) in zip(frames, shifts)])
+            frames = torch.stack([torch.roll(f, (int(dy), int(dx)), dims=(1, 2))
+                                  for f, (dy, dx) in zip(frames, shifts)])
         video = prepare_frames(frames, model.cfg.visual.frame_size)
         mel = s.mels[idx].float()
         crop = int(round(self.cfg.audio_crop / HOP_S))

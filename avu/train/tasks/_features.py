@@ -142,7 +142,8 @@ def image_features(task, split: str) -> dict[str, torch.Tensor]:
     """MobileNetV2 features of an image split, as is and flipped: {"features", "flipped"} [N, 1280]."""
     s = task.splits[split]
     key = items_key([str(im.path) for im in s.images], f"{tuple(s.frames.shape)}")
-    path = Path(task.cfg.data_cache) / "features" / f"{task.name}-{key}-mobilenet_v2_tflite.safetensors"  # splits sharing images share it
+    # splits sharing images share it
+    path = Path(task.cfg.data_cache) / "features" / f"{task.name}-{key}-mobilenet_v2_tflite.safetensors"
     return cached(path, lambda: {"features": frame_features(s.frames)[:, 0],
                                  "flipped": frame_features(s.frames.flip(2))[:, 0]})
 
