@@ -10,12 +10,12 @@ it), so a batch runs frame by frame in one interpreter.
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from avu.perception._tflite import open_interpreter
 from avu.perception.labels import imagenet_labels
 
 SIZE = 224  # the model's input side
@@ -40,13 +40,8 @@ class MobileNetV2:
     name = "mobilenet_v2"
 
     def __init__(self, model: Path, labels: Path, *, threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
-
         self.labels = imagenet_labels(labels)
-        with warnings.catch_warnings():  # preserve_all_tensors warns that it is meant for debugging
-            warnings.simplefilter("ignore")
-            self._it = Interpreter(str(model), num_threads=int(threads), experimental_preserve_all_tensors=True)
-        self._it.allocate_tensors()
+        self._it = open_interpreter(model, threads=threads)
         self._in = self._it.get_input_details()[0]["index"]
         out = self._it.get_output_details()[0]
         self._out = (out["index"], *out["quantization"])

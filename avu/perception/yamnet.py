@@ -11,11 +11,11 @@ zero-padded (YAMNet's own behaviour); below `MIN_SECONDS` there is nothing to he
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
+from avu.perception._tflite import open_interpreter
 from avu.perception.labels import yamnet_labels
 
 SR = 16000  # YAMNet's sample rate
@@ -53,13 +53,8 @@ class YAMNet:
     name = "yamnet"
 
     def __init__(self, model: Path, class_map: Path, *, threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
-
         self.labels = yamnet_labels(class_map)
-        with warnings.catch_warnings():  # preserve_all_tensors warns that it is meant for debugging
-            warnings.simplefilter("ignore")
-            self._it = Interpreter(str(model), num_threads=int(threads), experimental_preserve_all_tensors=True)
-        self._it.allocate_tensors()
+        self._it = open_interpreter(model, threads=threads)
         self._in = self._it.get_input_details()[0]["index"]
         outs = {o["name"]: o["index"] for o in self._it.get_output_details()}
         self._scores = outs.get("Identity", self._it.get_output_details()[0]["index"])

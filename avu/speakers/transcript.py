@@ -8,14 +8,13 @@ each cue's speaker, the turns, talk time per speaker and the voice centroids.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from avu.media import Cue, write_subtitles
+from avu.media import Cue
 from avu.speakers._types import Diarization
-from avu.speech.asr import Transcript
+from avu.speech.asr import Transcript, write_cues_or_json
 
 __all__ = ["cue_speakers", "labelled_cues", "transcript_with_speakers", "write_srt_with_speakers"]
 
@@ -43,13 +42,5 @@ def transcript_with_speakers(t: Transcript, diarization: Diarization) -> dict:
 
 def write_srt_with_speakers(t: Transcript, diarization: Diarization, out: str | os.PathLike) -> Path:
     """Write `.srt` / `.vtt` cues labelled `[S1] ...`, or `.json` (see `transcript_with_speakers`)."""
-    p = Path(out)
-    suffix = p.suffix.lower()
-    if suffix not in (".srt", ".vtt", ".json"):
-        raise ValueError(f"{p}: transcripts are written as .srt, .vtt or .json, not {p.suffix or 'no suffix'!r}")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".json":
-        p.write_text(json.dumps(transcript_with_speakers(t, diarization), indent=1) + "\n", encoding="utf-8")
-    else:
-        write_subtitles(labelled_cues(t.cues, diarization), p)
-    return p
+    return write_cues_or_json(out, labelled_cues(t.cues, diarization),
+                              lambda: transcript_with_speakers(t, diarization))

@@ -32,7 +32,7 @@ import re
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ from avu.media import Audio, Cue, read_audio, write_subtitles
 from avu.speech.vad import speech_regions
 
 __all__ = ["ENGINES", "Engine", "SpeechError", "SpeechGuard", "Transcript", "Word", "default_model_path", "mono16k",
-           "read_transcript", "transcribe", "transcribe_audio", "write_transcript"]
+           "read_transcript", "transcribe", "transcribe_audio", "write_cues_or_json", "write_transcript"]
 
 Engine = Literal["auto", "whisper", "pocketsphinx"]
 ENGINES = ("auto", "whisper", "pocketsphinx")
@@ -279,15 +279,20 @@ def transcribe(path: str | os.PathLike, *, model: str | os.PathLike | None = Non
 
 def write_transcript(t: Transcript, out: str | os.PathLike) -> Path:
     """Write cues as `.srt`/`.vtt`, or the whole transcript (cues and words) as `.json`."""
+    return write_cues_or_json(out, t.cues, t.to_dict)
+
+
+def write_cues_or_json(out: str | os.PathLike, cues: Sequence[Cue], document: Callable[[], dict]) -> Path:
+    """`cues` as `.srt` / `.vtt` by the suffix of `out`, or `document()` as `.json`; anything else is refused."""
     p = Path(out)
     suffix = p.suffix.lower()
     if suffix not in (".srt", ".vtt", ".json"):
         raise ValueError(f"{p}: transcripts are written as .srt, .vtt or .json, not {p.suffix or 'no suffix'!r}")
     p.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".json":
-        p.write_text(json.dumps(t.to_dict(), indent=1) + "\n", encoding="utf-8")
+        p.write_text(json.dumps(document(), indent=1) + "\n", encoding="utf-8")
     else:
-        write_subtitles(t.cues, p)
+        write_subtitles(list(cues), p)
     return p
 
 
