@@ -246,7 +246,7 @@ def test_closed_pipe_is_quiet(tmp_path):
         "class Result(list):\n"
         "    held, searched, unavailable, weak, weak_below, reason = (), ('speech',), {}, False, 0.3, None\n"
         "class Index:\n"
-        "    def search(self, query, k, where=None):\n"
+        "    def search(self, query, k, where=None, modalities=None):\n"
         "        return Result([Hit() for _ in range(k)])\n"
         "m = types.ModuleType('avu.index')\n"
         "m.open_index = lambda path: Index()\n"
