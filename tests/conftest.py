@@ -18,8 +18,9 @@ SHARED = Path(os.environ.get("AVU_SHARED_DATA") or Path(__file__).resolve().pare
 # Fixtures that build an index through Ray (module-scoped or session-wide)
 SLOW_FIXTURES = {"idx", "cluster", "index", "av_index", "shared_index", "clean", "local_ray", "browser"}
 # What a test's own body does that makes it slow
-SLOW_CALLS = ("run_ingest(", "add_videos(", "ray.init", "ray_session(", "Cluster(", "webdriver.", "run_train(",
-              "train_all(", "cross_validate(", "bench_ingest(", "run_demo(", "fit(")
+SLOW_CALLS = ("run_ingest", "add_videos(", "ray.init", "ray_session(", "Cluster(", "webdriver.", "run_train(",
+              "train_all(", "cross_validate(", "bench_ingest(", "bench_reliability(", "run_demo(", "fit(",
+              '"avu", "train"', '"avu", "ingest"', "make_corpus(")
 
 
 def pytest_collection_modifyitems(config, items):
