@@ -118,10 +118,13 @@ def avshapes(config: Path = typer.Option(user_config("avshapes.yaml"), "--config
     _print_dict(result, as_json)
 
 
-def _coco_model(name: str) -> str:
-    if name not in COCO_MODELS:
-        raise typer.BadParameter(f"must be one of {', '.join(COCO_MODELS)}, not {name!r}")
-    return name
+def _one_of(choices):
+    """A typer callback that refuses a value outside `choices` (a usage error naming them)."""
+    def check(name: str) -> str:
+        if name not in choices:
+            raise typer.BadParameter(f"must be one of {', '.join(choices)}, not {name!r}")
+        return name
+    return check
 
 
 @app.command("coco")
@@ -129,7 +132,7 @@ def _coco_model(name: str) -> str:
 def coco(config: Path = typer.Option(user_config("coco.yaml"), "--config", help="Training config."),
          checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Score this model (no training)."),
          sets: List[str] = typer.Option([], "--set", help="Override a config field: key=value."),
-         model: str = typer.Option("trained", "--model", callback=_coco_model,
+         model: str = typer.Option("trained", "--model", callback=_one_of(COCO_MODELS),
                                    help="trained: train the config's model (or load --checkpoint); zero-shot: "
                                         "what the pretrained perception models see, no training."),
          models_dir: Optional[Path] = typer.Option(None, "--models", help="Perception model files (zero-shot)."),
@@ -158,18 +161,12 @@ def lsmdc(annotations: Path = typer.Option(..., "--annotations", help="Folder of
     _print_dict(run(annotations, videos, checkpoint, config=config), as_json)
 
 
-def _esc10_model(name: str) -> str:
-    if name not in ESC10_MODELS:
-        raise typer.BadParameter(f"must be one of {', '.join(ESC10_MODELS)}, not {name!r}")
-    return name
-
-
 @app.command("esc10")
 @clean_errors
 def esc10(config: Path = typer.Option(user_config("esc10.yaml"), "--config", help="Recipe (YAML)."),
           as_json: bool = typer.Option(False, "--json", help="Print one JSON object only."),
           folds: Optional[str] = typer.Option(None, "--folds", help="Comma-separated folds [1,2,3,4,5]."),
-          model: str = typer.Option("scratch", "--model", callback=_esc10_model,
+          model: str = typer.Option("scratch", "--model", callback=_one_of(ESC10_MODELS),
                                     help=f"Which model: {', '.join(ESC10_MODELS)} (scratch: the recipe at "
                                          "--config, trained from scratch; mfcc-rf: MFCC statistics and a random "
                                          "forest; yamnet: pretrained YAMNet features and a small head).")):
