@@ -26,7 +26,16 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, Protocol
 
-from pipelines._jobs import ASR_SECONDS_PER_SECOND, DriverLimits, IndexWriteError, Job, Result, Watch, video_row
+from pipelines._jobs import (
+    ASR_SECONDS_PER_SECOND,
+    SPEECH_LOAD_SECONDS,
+    DriverLimits,
+    IndexWriteError,
+    Job,
+    Result,
+    Watch,
+    video_row,
+)
 
 
 class Call(Enum):
@@ -127,9 +136,10 @@ class Driver:
             self._release(job)
             self._finish(Result(job.path, job.video_id, "skipped", duration=job.info.duration))
             return
-        asr = self.cfg.asr == "auto" and job.info.has_audio
-        limit = self.limits.call_timeout + (ASR_SECONDS_PER_SECOND * job.info.duration if asr else 0.0)
-        self._on_decoder(job, Call.PLAN, limit, "planning (subtitles or speech recognition)",
+        speech = job.info.has_audio and "auto" in (self.cfg.asr, self.cfg.speakers)
+        extra = SPEECH_LOAD_SECONDS + ASR_SECONDS_PER_SECOND * job.info.duration if speech else 0.0
+        limit = self.limits.call_timeout + extra
+        self._on_decoder(job, Call.PLAN, limit, "planning (subtitles, speech recognition, speakers)",
                          "plan", job.path, job.video_id, job.info)
 
     def _on_plan(self, job: Job, ref, plan) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from avu.media import MediaError
 
 ASR_SECONDS_PER_SECOND = 1.0  # planning with ASR may take this much longer per second of audio
+SPEECH_LOAD_SECONDS = 30.0  # planning that runs ASR or diarization may first load those models on the actor
 
 
 class IndexWriteError(RuntimeError):
