@@ -60,4 +60,22 @@ def load_esc10(root: Path, *, n_mels: int = 64) -> Esc10Data:
     return Esc10Data(mels, torch.tensor(targets), torch.tensor(folds), labels, files)
 
 
-__all__ = ["CLIP_SECONDS", "Esc10Data", "HOP_MS", "SR", "load_esc10", "read_meta"]
+def clip_waves(root: Path):
+    """The class labels, then per ESC-10 clip `(waveform, target, fold)`: 16 kHz mono float32 numpy,
+    padded or cut to exactly 5 s (read lazily, one clip at a time)."""
+    import numpy as np
+
+    rows = read_meta(root)
+    labels = [c for _, c in sorted({(int(r["target"]), r["category"]) for r in rows})]
+    n = int(SR * CLIP_SECONDS)
+
+    def waves():
+        for r in rows:
+            name = (r.get("path") or r["filename"]).split("/")[-1]
+            w = read_audio(root / "audio" / name, sr=SR).waveform.numpy()[:n]
+            yield np.pad(w, (0, max(0, n - w.shape[0]))), labels.index(r["category"]), int(r["fold"])
+
+    return labels, waves()
+
+
+__all__ = ["CLIP_SECONDS", "Esc10Data", "HOP_MS", "SR", "clip_waves", "load_esc10", "read_meta"]

@@ -43,20 +43,15 @@ def clip_features(wave: np.ndarray, sr: int = SR) -> np.ndarray:
 
 def load_features(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """(features [N, 50], targets [N], folds [N], labels) of every ESC-10 clip under `root`."""
-    from avu.data.esc10 import CLIP_SECONDS, read_meta
-    from avu.media.audio import read_audio
+    from avu.data.esc10 import clip_waves
 
     root = Path(root)
-    rows = read_meta(root)
-    labels = [c for _, c in sorted({(int(r["target"]), r["category"]) for r in rows})]
-    n = int(SR * CLIP_SECONDS)
+    labels, waves = clip_waves(root)
     feats, targets, folds = [], [], []
-    for r in rows:
-        name = (r.get("path") or r["filename"]).split("/")[-1]
-        w = read_audio(root / "audio" / name, sr=SR).waveform.numpy()[:n]
-        feats.append(clip_features(np.pad(w, (0, max(0, n - w.shape[0])))))
-        targets.append(labels.index(r["category"]))
-        folds.append(int(r["fold"]))
+    for w, target, fold in waves:
+        feats.append(clip_features(w))
+        targets.append(target)
+        folds.append(fold)
     return np.stack(feats), np.array(targets), np.array(folds), labels
 
 

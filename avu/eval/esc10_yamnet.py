@@ -23,7 +23,6 @@ import numpy as np
 
 POOLINGS = ("mean", "mean+max")  # candidate poolings over a clip's patches
 CS = (0.1, 1.0)  # candidate inverse regularisation strengths (a small grid: each fit costs seconds of CPU)
-CLIP_SECONDS = 5.0
 
 
 def pool(patch_emb: np.ndarray, how: str) -> np.ndarray:
@@ -40,24 +39,19 @@ def pool(patch_emb: np.ndarray, how: str) -> np.ndarray:
 def load_patch_embeddings(root: Path, *, models_dir=None, threads: int = 1) -> tuple[list[np.ndarray], np.ndarray,
                                                                                       np.ndarray, list[str]]:
     """(per-clip patch embeddings [10, 1024], targets, folds, labels) for every ESC-10 clip."""
-    from avu.data.esc10 import read_meta
-    from avu.media.audio import read_audio
+    from avu.data.esc10 import clip_waves
     from avu.perception.files import find_model
-    from avu.perception.yamnet import SR, YAMNet
+    from avu.perception.yamnet import YAMNet
 
     model = YAMNet(find_model("yamnet.tflite", models_dir), find_model("yamnet_class_map.csv", models_dir),
                    threads=threads)
-    rows = read_meta(root)
-    labels = [c for _, c in sorted({(int(r["target"]), r["category"]) for r in rows})]
-    n = int(SR * CLIP_SECONDS)
+    labels, waves = clip_waves(root)
     embs, targets, folds = [], [], []
-    for r in rows:
-        name = (r.get("path") or r["filename"]).split("/")[-1]
-        w = read_audio(root / "audio" / name, sr=SR).waveform.numpy()[:n]
-        _, emb = model.run_wave(np.pad(w, (0, max(0, n - w.shape[0]))))
+    for w, target, fold in waves:
+        _, emb = model.run_wave(w)
         embs.append(emb)
-        targets.append(labels.index(r["category"]))
-        folds.append(int(r["fold"]))
+        targets.append(target)
+        folds.append(fold)
     return embs, np.array(targets), np.array(folds), labels
 
 
