@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from avu.events.detect import Event
+from avu.speakers._types import Turn
 from avu.summaries.summarize import Shot, Summary
 from dashboard import _timeline
 from dashboard._corpus import corpus_frame
@@ -56,14 +57,6 @@ def test_links_name_an_indexed_video_by_id_or_unique_file_name():
     assert from_query(_Rows(), {"video": "a1", "t": "inf"}) == ("a1", 0.0, from_query(_Rows(), {"video": "a1",
                                                                                                  "t": "x"}).problem)
     assert from_query(_Rows(), {}) == (None, 0.0, None)
-
-
-@dataclass(frozen=True)
-class Turn:
-    speaker: str
-    start: float
-    end: float
-    confidence: float
 
 
 PERCEIVED = [  # what `Index.perception` returns per segment (a 5.3 s clip in 2 s segments)
