@@ -15,7 +15,8 @@ state machine's benchmark and tests, where replies can be reordered, stalled or 
 Guards: at most `ahead` + 1 batches per video and one video per decoder are in flight; no video
 starts while `max_writes` finished videos wait at the writer (so at most `max_writes` + decoders - 1
 wait there, the videos in flight finishing too); a decode-actor call running past its time limit
-fails its video and the actor is killed and replaced; a failed write stops the job
+fails its video and the actor is killed and replaced (the replacement takes work once its READY
+reply is in, so its start-up is never charged to the next video); a failed write stops the job
 (`IndexWriteError`): what was committed stays whole, and a re-run resumes.
 """
 from __future__ import annotations
@@ -48,9 +49,11 @@ class Call(Enum):
     CUES = "cues"  # embed actor: the video's cue rows
     WRITE = "write"  # writer: one video committed
     FAIL_WRITE = "fail_write"  # writer: one video's failed row
+    READY = "ready"  # a replacement decode actor: started (its first job's clock starts after this)
 
 
 ON_DECODER = (Call.INSPECT, Call.PLAN, Call.DECODE)
+STARTUP_SECONDS = 120.0  # a replacement decode actor gets this long (plus call_timeout) to start
 
 
 class Backend(Protocol):
@@ -87,6 +90,7 @@ class Driver:
         self.results: list[Result] = []
         self.next_embedder = 0  # round robin over the embed actors
         self.writes = 0  # WRITE calls pending
+        self.starting: dict[Any, int] = {}  # READY reference of a replacement decode actor -> its index
         self.stats["max_in_flight"] = 0
         self.stats["replies"] = {k.value: 0 for k in Call}  # replies handled, by kind
 
@@ -96,7 +100,7 @@ class Driver:
             self._start_jobs()
             in_flight = sum(k is not Call.FAIL_WRITE for k, _ in self.waiting.values())
             self.stats["max_in_flight"] = max(self.stats["max_in_flight"], in_flight)
-            ready = self.backend.wait(list(self.waiting), 1.0)
+            ready = self.backend.wait([*self.waiting, *self.starting], 1.0)
             for i, limit, what in list(self.watch.overdue()):
                 self._time_out(i, limit, what)
             for ref in ready:
@@ -110,6 +114,9 @@ class Driver:
             self._on_decoder(job, Call.INSPECT, self.limits.call_timeout, "hashing and probing", "inspect", job.path)
 
     def _reply(self, ref) -> None:
+        if ref in self.starting:
+            self._on_ready(ref)
+            return
         if ref not in self.waiting:
             return  # a call of a killed decoder
         kind, job = self.waiting.pop(ref)
@@ -182,19 +189,30 @@ class Driver:
         if job.failed is None:
             self._fail(job, self.backend.error_text(error))
 
+    def _on_ready(self, ref) -> None:
+        """A replacement decode actor answered: it takes work once its queue is empty. (A start that
+        failed is not retried here: the actor's next call fails its one video with the reason.)"""
+        i = self.starting.pop(ref)
+        self.stats["replies"][Call.READY.value] += 1
+        self._returned(i, ref)
+
     def _time_out(self, i: int, limit: float, what: str) -> None:
         """A decode-actor call ran past its limit: a stalled call cannot be interrupted, so the
-        actor's process ends and a new actor takes its place; its video fails."""
+        actor's process ends and a new actor takes its place; its video fails. The new actor gets
+        work only once it has started, so its start-up is not charged to the next video's calls."""
         job = self.busy.get(i)
         self.backend.kill(self.decoders[i])
         self.decoders[i] = self.new_decoder()
         self.watch.calls[i].clear()
+        self.starting = {r: k for r, k in self.starting.items() if k != i}
+        ready = self.backend.call(self.decoders[i], "pid")
+        self.starting[ready] = i
+        self.watch.add(i, ready, STARTUP_SECONDS + self.limits.call_timeout, "starting a replacement decode actor")
         if job is not None and job.failed is None:
             self._fail(job, f"timed out: {what} ran longer than {limit:.0f} s (stalled or pathological file); "
                             "its decode actor was replaced")
-        elif i in self.draining:
-            self.draining.discard(i)
-            self.free.append(i)
+        elif i not in self.busy:
+            self.draining.add(i)  # free once READY is in
 
     # -- helpers ----------------------------------------------------------------------------
     def _on_decoder(self, job: Job, kind: Call, limit: float, what: str, method: str, *args) -> Any:

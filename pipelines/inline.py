@@ -8,6 +8,7 @@ decode and embed replies one driver process can handle per second (`avu bench in
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -84,6 +85,9 @@ class TrivialDecoder:
 
     def __init__(self, cfg: IngestConfig, seconds: float = 60.0):
         self.cfg, self.seconds = cfg, seconds
+
+    def pid(self) -> int:
+        return os.getpid()
 
     def inspect(self, path: str) -> tuple[str, MediaInfo]:
         info = MediaInfo(path=path, container="trivial", duration=self.seconds, size_bytes=1, has_video=True,

@@ -138,6 +138,23 @@ def test_stalled_call_times_out_and_its_actor_is_replaced():
     assert results["v1"].status == results["v2"].status == "done"
 
 
+def test_a_replacement_actor_slow_to_start_is_waited_for_not_charged_to_the_next_video():
+    backend = Scripted()
+    backend.stall(nth("decode", 1, "v0"))
+    made = []
+
+    def new_decoder():
+        made.append(TrivialDecoder(IngestConfig(asr="off"), SECONDS))
+        return made[-1]
+
+    # the replacement answers nothing for its first ~50 s (a worker process starting on a busy machine)
+    backend.stall(lambda ref: len(made) > 1 and ref.actor is made[1] and backend.now < 60.0)
+    results, _, stats, driver = drive(["v0", "v1", "v2"], backend, decoders=1, new_decoder=new_decoder)
+    assert results["v0"].error.startswith("timed out: decoding segments 0-7")
+    assert results["v1"].status == results["v2"].status == "done"  # 10 s limits, yet not timed out
+    assert len(backend.killed) == 1 and stats["replies"]["ready"] == 1 and not driver.starting
+
+
 def test_stalled_inspect_times_out_before_the_video_is_planned():
     backend = Scripted()
     backend.stall(nth("inspect", 1, "v1"))
