@@ -72,6 +72,24 @@ def test_cluster_estimates_the_number_of_groups():
     assert len(set(cluster_windows(pair, threshold=0.1, merge_similarity=0.8))) == 1
 
 
+def test_cluster_size_is_measured_in_seconds_of_speech():
+    from avu.speakers.cluster import covered_seconds
+
+    assert list(covered_seconds([(0, 100), (25, 125), (300, 350)], np.array([0, 0, 1]), 2)) == [1.25, 0.5]
+    rng = np.random.default_rng(1)
+    big = _unit(0) + 0.15 * rng.normal(size=(20, 256)) / 16
+    short = _unit(1) + 0.15 * rng.normal(size=(3, 256)) / 16  # a voice saying one 1.3 s sentence
+    emb = np.concatenate([big, short])
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    support = [(i * 25, i * 25 + 100) for i in range(20)] + [(800, 900), (815, 915), (830, 930)]
+    kw = {"threshold": 0.5, "min_windows": 1, "support": support}
+    assert len(set(cluster_windows(emb, min_seconds=1.0, **kw))) == 2  # 3 windows over 1.3 s: a voice
+    assert len(set(cluster_windows(emb, min_seconds=1.5, **kw))) == 1  # too little speech: folded
+    assert len(set(cluster_windows(emb, threshold=0.5, min_windows=4))) == 1  # counted in windows
+    with pytest.raises(ValueError, match="window spans"):
+        covered_seconds(support[:2], np.zeros(3, dtype=np.int64), 1)
+
+
 # -- voice activity ----------------------------------------------------------------------------
 @pytest.mark.shared
 def test_voice_activity_on_speech_and_on_a_squeaking_bunny(shared_data):

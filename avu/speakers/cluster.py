@@ -2,16 +2,19 @@
 
 `cluster_windows` runs agglomerative clustering with average linkage on cosine distance (SciPy)
 and cuts the tree at a distance threshold, so the number of speakers follows from how far apart
-the voices are. Clusters with fewer than `min_windows` windows (a cough, a laugh, one odd window)
-join the nearest larger cluster, and a few rounds of nearest-centroid reassignment tidy the
-borders that a greedy merge order leaves. The threshold is tuned on the development
+the voices are. A cluster too small to be a voice (fewer than `min_windows` windows, or, when the
+windows' `support` is given, covering less than `min_seconds` of audio: a cough, a laugh, a window
+straddling two voices) joins the nearest larger cluster. Measuring in seconds rather than windows
+lets a voice that says one 1.3 s sentence found its own cluster from the few short windows over it.
+Clusters whose centroids are nearly alike are merged, and a few rounds of nearest-centroid
+reassignment tidy the borders that a greedy merge order leaves. The threshold is tuned on the development
 conversations of `avu.eval.diarization`, never on the ones it reports.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["centroids", "cluster_windows"]
+__all__ = ["centroids", "cluster_windows", "covered_seconds"]
 
 _REFINE_ROUNDS = 3
 
@@ -27,6 +30,25 @@ def _renumber(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return inv.astype(np.int64), len(uniq)
 
 
+def covered_seconds(support: list[tuple[int, int]], labels: np.ndarray, k: int, *,
+                    frame_s: float = 0.01) -> np.ndarray:
+    """Seconds of audio the windows of each label 0..k-1 cover together ([a, b) frame spans)."""
+    if len(support) != len(labels):
+        raise ValueError(f"{len(support)} window spans for {len(labels)} labels")
+    out = np.zeros(k)
+    for j in range(k):
+        spans = sorted(support[i] for i in np.flatnonzero(labels == j))
+        end = None
+        for a, b in spans:  # union length of sorted spans
+            if end is None or a >= end:
+                out[j] += b - a
+                end = b
+            elif b > end:
+                out[j] += b - end
+                end = b
+    return out * frame_s
+
+
 def _merge_close(emb: np.ndarray, labels: np.ndarray, k: int, similarity: float) -> tuple[np.ndarray, int]:
     """Merge the closest pair of clusters while their centroids are at least `similarity` alike."""
     while k > 1 and similarity < 1.0:
@@ -40,7 +62,8 @@ def _merge_close(emb: np.ndarray, labels: np.ndarray, k: int, similarity: float)
 
 
 def cluster_windows(emb: np.ndarray, *, threshold: float, min_windows: int = 2,
-                    merge_similarity: float = 1.0) -> np.ndarray:
+                    merge_similarity: float = 1.0, support: list[tuple[int, int]] | None = None,
+                    min_seconds: float = 0.0, frame_s: float = 0.01) -> np.ndarray:
     """Speaker label 0..k-1 for each unit embedding row; k is estimated.
 
     `threshold`: the cosine distance (1 - cosine similarity, average linkage) at which clusters stop
@@ -61,7 +84,12 @@ def cluster_windows(emb: np.ndarray, *, threshold: float, min_windows: int = 2,
     tree = linkage(emb, method="average", metric="cosine")
     labels, k = _renumber(fcluster(tree, t=threshold, criterion="distance"))
     sizes = np.bincount(labels, minlength=k)
-    big = np.flatnonzero(sizes >= min_windows)
+    ok = sizes >= min_windows
+    if support is not None and min_seconds > 0:
+        secs = covered_seconds(support, labels, k, frame_s=frame_s)
+        ok &= secs >= min_seconds
+        sizes = secs
+    big = np.flatnonzero(ok)
     if len(big) == 0:
         big = np.array([int(sizes.argmax())])
     if len(big) < k:  # fold small clusters into the nearest big one (by centroid)
