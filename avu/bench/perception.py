@@ -11,6 +11,9 @@ core. Beside each wall-clock figure, the process's CPU time: on a machine shared
 (load above the core count) wall time measures the queue, CPU time what the models cost. With
 one Perceiver per core, a 2-core machine does twice that, before decoding, speech and the index
 writes.
+With `ingest=True`, `ingest_rt_factor`: `avu ingest` of the same clips with every perception model
+on (ASR and speakers off) into a fresh index, video seconds per wall second from the first plan to
+the last commit (Ray's start-up apart), once per count of embed actors (side by side).
 """
 from __future__ import annotations
 
@@ -114,9 +117,39 @@ def perceiver_cost(video_dir: Path, clips: Sequence[str], *, models_dir=None, th
             "rt_factor_per_cpu_second": round(video / cpu, 1) if cpu else None}
 
 
+def ingest_rt_factor(video_dir: Path, clips: Sequence[str], *, models_dir=None,
+                     embedders: Sequence[int] = (1, 2), decoders: int = 1) -> dict[str, Any]:
+    """Ingest the clips with perception on, once per entry of `embedders` (see the module docstring)."""
+    import tempfile
+
+    from avu.ingest import IngestConfig
+    from pipelines.ingest import IngestOptions, run_ingest
+
+    perception = {"enable": ["heard", "seen", "objects", "read"], "models_dir": str(models_dir) if models_dir else None}
+    cfg = IngestConfig(asr="off", speakers="off", perception=perception)
+    runs = {}
+    with tempfile.TemporaryDirectory(prefix="avu-bench-perception-") as tmp:
+        for n in embedders:
+            stats: dict = {}
+            opts = IngestOptions(config=cfg, decoders=decoders, embedders=n)
+            results = run_ingest([str(video_dir / c) for c in clips], f"{tmp}/index{n}", opts, stats=stats)
+            bad = [r for r in results if r.status != "done"]
+            if bad:
+                raise RuntimeError(f"bench perception: {bad[0].path} did not ingest: {bad[0].error}")
+            if stats.get("perception_missing"):
+                raise RuntimeError(f"bench perception: models missing: {stats['perception_missing']}")
+            seconds = sum(r.duration for r in results)
+            runs[str(n)] = {"video_seconds": round(seconds, 2), "run_s": round(stats["run_s"], 2),
+                            "startup_s": round(stats["startup_s"], 2), "rt_factor": round(seconds / stats["run_s"], 2)}
+    best = max(runs.values(), key=lambda r: r["rt_factor"])
+    return {"ingest_rt_factor": best["rt_factor"], "decoders": decoders, "by_embedders": runs,
+            "config": {"asr": "off", "speakers": "off", "perception": perception["enable"]}}
+
+
 def run(*, video_dir: str | Path | None = None, clips: Sequence[str] = CLIPS, models_dir=None, threads: int = 1,
-        repeats: int = 3, max_segments: int | None = None) -> dict[str, Any]:
-    """Both parts (the JSON of `avu bench perception`)."""
+        repeats: int = 3, max_segments: int | None = None, ingest: bool = False,
+        embedders: Sequence[int] = (1, 2)) -> dict[str, Any]:
+    """The parts (the JSON of `avu bench perception`); `ingest`: also `ingest_rt_factor`."""
     import os
 
     from avu._paths import shared_data
@@ -133,7 +166,11 @@ def run(*, video_dir: str | Path | None = None, clips: Sequence[str] = CLIPS, mo
     out["rt_factor_all_cores"] = round(rt * cores, 1) if rt else None  # one Perceiver per core, perception alone
     # the same from CPU time: what the cores give when the machine is not shared with other work
     out["rt_factor_all_cores_from_cpu_time"] = round(rt_cpu * cores, 1) if rt_cpu else None
+    if ingest:
+        out["ingest"] = ingest_rt_factor(vdir, clips, models_dir=models_dir, embedders=embedders)
+        out["ingest_rt_factor"] = out["ingest"]["ingest_rt_factor"]
+        out["load_average_at_end"] = round(os.getloadavg()[0], 2)
     return out
 
 
-__all__ = ["CLIPS", "model_speeds", "perceiver_cost", "run"]
+__all__ = ["CLIPS", "ingest_rt_factor", "model_speeds", "perceiver_cost", "run"]

@@ -146,12 +146,15 @@ def perception(threads: int = typer.Option(1, min=1, help="Threads per model."),
                max_segments: Optional[int] = typer.Option(None, "--max-segments", min=1,
                                                           help="Segments per clip for the Perceiver part."),
                models_dir: Optional[Path] = typer.Option(None, "--models", help="Perception model files."),
+               ingest: bool = typer.Option(True, "--ingest/--no-ingest",
+                                           help="Also time `avu ingest` of the clips with perception on."),
                as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
-    """Items per second of each perception model, and the Perceiver's cost per 2 s segment."""
+    """Items per second of each perception model, the Perceiver's cost per 2 s segment, and
+    ingest with perception on (`ingest_rt_factor`, video seconds per wall second)."""
     from avu.bench.perception import run
 
-    print_json(run(models_dir=models_dir, threads=threads, repeats=repeats, max_segments=max_segments),
-               indent=None if as_json else 1)
+    print_json(run(models_dir=models_dir, threads=threads, repeats=repeats, max_segments=max_segments,
+                   ingest=ingest), indent=None if as_json else 1)
 
 
 @app.command("train")
