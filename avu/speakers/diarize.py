@@ -7,8 +7,8 @@ The steps, all on the CPU and offline:
    shorter region) are embedded by the GE2E voice encoder (`avu.speakers.encoder`).
 3. The embeddings are clustered with the number of speakers estimated (`avu.speakers.cluster`:
    average-linkage cosine cut at `threshold`, clusters covering under `min_cluster_s` seconds
-   folded, near-identical voices merged). Windows are short (1 s) and dense (every 0.25 s) so one
-   1.3 s sentence of a voice gives three windows, enough to found that voice's cluster.
+   folded, near-identical voices merged). Windows are short (1 s, every 0.5 s) so one 1.3 s
+   sentence of a voice gives two windows covering all of it, enough to found that voice's cluster.
 4. Every 10 ms speech frame takes the speaker whose centroid is most similar to the windows covering
    it (each window weighted by a triangle peaking at its centre), and a run shorter than `min_turn`
    joins the neighbouring run that scores better on it. Turns are these runs; a turn's confidence is
@@ -47,8 +47,8 @@ class DiarizeConfig:
     conversations of `avu.eval.diarization` (see its docstring), never on the reported ones."""
 
     window: float = 1.0  # seconds of audio per voice embedding
-    hop: float = 0.25  # seconds between window starts inside a speech region
-    threshold: float = 0.32  # cosine distance at which speaker clusters stop merging (average linkage)
+    hop: float = 0.5  # seconds between window starts inside a speech region
+    threshold: float = 0.34  # cosine distance at which speaker clusters stop merging (average linkage)
     min_windows: int = 1  # a cluster with fewer windows joins the nearest larger one
     min_cluster_s: float = 1.0  # a cluster whose windows cover fewer seconds joins the nearest larger one
     merge_similarity: float = 0.78  # clusters with centroids at least this cosine-similar merge (1 = never)
