@@ -10,28 +10,45 @@ from avu.eval import coco_zero_shot, esc10_yamnet
 from avu.perception import ObjectTag, SegmentPerception, Tag
 
 
-def test_pooling_shapes():
-    e = np.arange(20, dtype=np.float32).reshape(10, 2)
-    assert esc10_yamnet.pool(e, "mean").tolist() == [9.0, 10.0]
-    assert esc10_yamnet.pool(e, "max").tolist() == [18.0, 19.0]
-    assert esc10_yamnet.pool(e, "mean+max").shape == (4,)
+def test_silent_patches_are_dropped_but_the_loudest_stays():
+    rms = np.array([[0.0, 0.2, 1e-4, 0.05], [0.0, 1e-5, 0.0, 0.0]])
+    assert esc10_yamnet.kept(rms, 1e-3).tolist() == [[False, True, False, True], [False, True, False, False]]
+    assert esc10_yamnet.kept(rms, 0.0).all()
     with pytest.raises(ValueError):
-        esc10_yamnet.pool(e, "median")
+        esc10_yamnet.kept(np.zeros(4), 1e-3)
+
+
+def test_clip_prediction_pools_kept_patches_only():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 10)
+    emb = rng.normal(size=(30, 4, 6)) + 3 * np.eye(6)[y][:, None, :]
+    emb[:, 3] = 3 * np.eye(6)[(y + 1) % 3]  # the last patch of every clip looks like the next class
+    rms = np.ones((30, 4))
+    rms[:, 3] = 0.0  # ... and is silent
+    keep = esc10_yamnet.kept(rms, 1e-3)
+    clf = esc10_yamnet.fit_patches(emb, keep, y, np.arange(30), c=1.0, seed=0)
+    emb[:, 3] *= 10  # a confident wrong patch: pooled, it would flip every clip
+    assert (esc10_yamnet.predict_clips(clf, emb, keep, np.arange(30)) == y).all()
+    assert (esc10_yamnet.predict_clips(clf, emb, np.ones_like(keep), np.arange(30)) != y).any()
 
 
 def test_choice_never_sees_the_test_fold(monkeypatch):
-    monkeypatch.setattr(esc10_yamnet, "CS", (0.1, 1.0))
+    monkeypatch.setattr(esc10_yamnet, "CS", (0.1,))  # both floors, one C: fewer fits
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(4), 25)
     folds = np.tile(np.arange(1, 6), 20)
-    x = rng.normal(size=(100, 8)) + y[:, None]
-    feats = {how: x for how in esc10_yamnet.POOLINGS}
-    a = esc10_yamnet.choose(feats, y, folds, [2, 3, 4, 5], seed=0)
-    scrambled = {how: np.where((folds == 1)[:, None], rng.normal(size=x.shape) * 100, x) for how in feats}
+    emb = rng.normal(size=(100, 3, 8)) + y[:, None, None]
+    rms = rng.uniform(0, 2e-3, size=(100, 3))
+    a = esc10_yamnet.choose(emb, rms, y, folds, [2, 3, 4, 5], seed=0)
+    f1 = (folds == 1)[:, None, None]
+    scrambled = np.where(f1, rng.normal(size=emb.shape) * 100, emb)
+    rms_scrambled = np.where(f1[..., 0], rng.uniform(0, 1, size=rms.shape), rms)
     y_scrambled = np.where(folds == 1, rng.permutation(y), y)
-    b = esc10_yamnet.choose(scrambled, y_scrambled, folds, [2, 3, 4, 5], seed=0)
+    b = esc10_yamnet.choose(scrambled, rms_scrambled, y_scrambled, folds, [2, 3, 4, 5], seed=0)
     assert a == b  # fold 1 changed beyond recognition, the choice did not
-    assert a[0] in esc10_yamnet.POOLINGS and a[1] in esc10_yamnet.CS and a[2] > 0.5
+    assert a[0] in esc10_yamnet.FLOORS and a[1] in esc10_yamnet.CS and a[2] > 0.5
+    with pytest.raises(ValueError):
+        esc10_yamnet.choose(emb, rms, y, folds, [2, 3, 4, 5], seed=0, inner_folds=5)
 
 
 def test_variant_narrows_like_the_perceiver():
