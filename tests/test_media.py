@@ -94,6 +94,19 @@ def test_resize(tiny_av, backend, size, shape):
     assert abs(int(fr.data[3, 0, -1, 0]) - 150) <= 2
 
 
+def test_pyav_decodes_with_slice_threads_only(gop_video):
+    """Frame threading hung the suite in `avcodec_free_context` (avu/media/_pyav.py docstring)."""
+    from avu.media._pyav import PyAVVideo
+
+    v = PyAVVideo(str(gop_video), size=None, threads=2)
+    try:
+        assert v._s.thread_type.name == "SLICE" and v._s.codec_context.thread_count == 2
+        arrays, pts = v.read(np.array([0.0, 1.0]), "exact", 0.0, 0.0)  # stops early: the case that hung
+        assert list(pts) == [0.0, 1.0]
+    finally:
+        v.close()
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_rotated_video_comes_out_upright(media_dir, backend):
     path = factory.make_video(media_dir / "rot90.mp4", codec="libx264", pix_fmt="yuv420p", rotation=90)
