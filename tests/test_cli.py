@@ -276,3 +276,23 @@ def test_esc10_model_must_be_known():
 
     r = CliRunner().invoke(eval_commands.app, ["esc10", "--model", "nope", "--json"])
     assert r.exit_code == 2 and "scratch" in r.output
+
+
+def test_ingest_speakers_and_perception_flags_set_the_config(monkeypatch, tmp_path, tiny_av):
+    from avu.cli import ingest
+
+    got = []
+    monkeypatch.setattr(ingest, "ingest_with_progress", lambda paths, index, cfg, **kw: got.append(cfg) or [])
+    args = [str(tiny_av), "--index", str(tmp_path / "i")]
+    for extra, speakers, enable in ((["--speakers", "off", "--perception", "seen, read"], "off", ("seen", "read")),
+                                    (["--perception", "off"], "auto", ()),
+                                    ([], "auto", ("heard", "seen", "objects", "read"))):
+        r = CliRunner().invoke(ingest.app, [*args, *extra])
+        assert r.exit_code == 0, r.output
+        assert (got[-1].speakers, tuple(got[-1].perception.enable)) == (speakers, enable)
+    yaml_cfg = tmp_path / "c.yaml"
+    yaml_cfg.write_text("perception:\n  fps: 1.0\n")
+    assert CliRunner().invoke(ingest.app, [*args, "--config", str(yaml_cfg), "--perception", "heard"]).exit_code == 0
+    assert got[-1].perception.fps == 1.0 and tuple(got[-1].perception.enable) == ("heard",)
+    bad = CliRunner().invoke(ingest.app, [*args, "--perception", "smell"])
+    assert bad.exit_code != 0 and "unknown modalities ['smell']" in bad.output
