@@ -14,7 +14,6 @@ HAVE_MODELS = all((shared_models() / n).is_file() for n in files.PINS)
 @pytest.mark.skipif(not HAVE_MODELS, reason=f"pretrained models absent: {shared_models()}")
 def test_ingest_rt_factor_times_a_real_ingest_with_perception(shared_data):
     from avu.bench.perception import ingest_rt_factor
-
     from avu.media import probe
 
     clip = "big_buck_bunny_240p_5s.mp4"
