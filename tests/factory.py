@@ -7,12 +7,16 @@ from pathlib import Path
 import av
 import numpy as np
 
+from avu.ingest import IngestConfig
 from avu.media._write import mux_audio, mux_frames  # mux_audio is also used by tests through here
 
 FPS = 10
 W, H = 64, 48
 SR = 16000
 TONE_HZ = 440.0
+# Ingest with nothing but the pipeline's own work (no ASR, no diarization, no perception): for the
+# tests of the pipeline's mechanics, whose generated clips hold no speech and nothing to perceive
+LEAN = IngestConfig(asr="off", speakers="off", perception=None)
 
 
 def frame_image(i: int, w: int = W, h: int = H) -> np.ndarray:

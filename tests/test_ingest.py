@@ -18,6 +18,7 @@ from avu.media import segments
 from avu.store import IndexStore, InvalidIndex
 from pipelines.ingest import IngestOptions, add_videos, run_ingest
 from tests import factory
+from tests._perceived_index import perceived_index
 from tests.conftest import SHARED_CLIPS
 
 CFG = IngestConfig(asr="off")
@@ -39,18 +40,18 @@ def avu_cmd(*args: str, **kw) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def shared_index(shared_data, tmp_path_factory) -> Path:
-    index = tmp_path_factory.mktemp("idx") / "index"
-    results = run_ingest([str(shared_data / "video")], str(index), OPTS)
-    assert sorted(Path(r.path).name for r in results) == sorted(SHARED_CLIPS)
-    return index
+    """The session's index of the shared clips (and a title card), ingested with `CFG`."""
+    return perceived_index(shared_data, tmp_path_factory)
 
 
 @pytest.mark.shared
 def test_shared_clips_indexed(shared_index, shared_data):
     store = IndexStore(shared_index)
     videos = {Path(v["path"]).name: v for v in store.video_rows()}
-    assert set(videos) == set(SHARED_CLIPS) and all(v["status"] == "done" for v in videos.values())
-    for name, v in videos.items():
+    assert set(videos) == {*SHARED_CLIPS, "title_card.mp4"} and all(v["status"] == "done" for v in videos.values())
+    assert {v["config_hash"] for v in videos.values()} == {CFG.hash}
+    for name in SHARED_CLIPS:
+        v = videos[name]
         assert v["video_id"] == content_id(shared_data / "video" / name)
         rows = store.segment_rows(v["video_id"])
         expected = segments(v["duration"], window=2.0)
@@ -75,7 +76,7 @@ def test_rerun_skips_and_changes_nothing(shared_index, shared_data):
     before = index_rows(shared_index)
     stats: dict = {}
     results = run_ingest([str(shared_data / "video")], str(shared_index), OPTS, stats=stats)
-    assert {r.status for r in results} == {"skipped"} and len(results) == len(SHARED_CLIPS)
+    assert {r.status for r in results} == {"skipped"} and len(results) == len(SHARED_CLIPS)  # same config
     assert stats["ray"] is False  # every video found done by its hash in this process: no Ray started
     assert index_rows(shared_index) == before
 
@@ -90,7 +91,8 @@ def test_bad_files_fail_with_reasons_and_good_ones_are_indexed(tmp_path, tiny_av
     (folder / "cut.mp4").write_bytes(good[0].read_bytes()[:3000])
     (folder / "broken.srt").write_bytes(b"\x00\xff" * 50)
     factory.make_video(folder / "broken.mkv", n=15)  # its sidecar is garbage: indexed without text
-    p = avu_cmd("ingest", str(folder), "--index", str(tmp_path / "idx"), "--asr", "off", "--strict")
+    p = avu_cmd("ingest", str(folder), "--index", str(tmp_path / "idx"), "--asr", "off", "--speakers", "off",
+                "--perception", "off", "--strict")
     out, err = p.communicate(timeout=300)
     assert p.returncode == 1, err  # --strict: some failed
     store = IndexStore(tmp_path / "idx")
@@ -191,13 +193,14 @@ def test_discover_keeps_a_missing_entry_of_a_list(tmp_path, tiny_av):
 @pytest.mark.slow
 def test_add_videos_then_nothing_to_do_without_ray(tmp_path, tiny_av):
     index = tmp_path / "idx"
-    first = add_videos(index, [tiny_av], ONE)
+    first = add_videos(index, [tiny_av], IngestOptions(config=factory.LEAN, decoders=1))
     assert [(r.status, r.segments) for r in first] == [("done", 1)]
     stats: dict = {}
-    again = run_ingest([str(tiny_av)], str(index), OPTS, stats=stats)
+    again = run_ingest([str(tiny_av)], str(index), IngestOptions(config=factory.LEAN), stats=stats)
     assert [(r.status, r.video_id) for r in again] == [("skipped", first[0].video_id)]
     assert stats["ray"] is False and "pids" not in stats  # no actor was started
     moved = tmp_path / "moved.mkv"
     shutil.copy(tiny_av, moved)  # the same content elsewhere: found by its hash, still no Ray
-    assert [r.status for r in run_ingest([str(moved)], str(index), OPTS, stats=stats)] == ["skipped"]
+    assert [r.status for r in run_ingest([str(moved)], str(index), IngestOptions(config=factory.LEAN),
+                                         stats=stats)] == ["skipped"]
     assert stats["ray"] is False

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from avu.ingest import IngestConfig
 from avu.store import IndexStore
 from pipelines._raydata import run_raydata
 from pipelines.ingest import IngestOptions, ray_session, run_ingest
 from tests import factory
 from tests.test_ingest import index_rows
 
-CFG = IngestConfig(asr="off")
+CFG = factory.LEAN
 
 
 @pytest.mark.slow

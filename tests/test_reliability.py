@@ -24,13 +24,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-import ray
 
 from avu.bench._badmedia import build_corpus, good_clips, write_clip
 from avu.bench.reliability import bench_reliability
 from avu.ingest import IngestConfig
 from avu.store import IndexStore, InvalidIndex
-from pipelines.ingest import IndexWriteError, IngestOptions, run_ingest
+from pipelines.ingest import IndexWriteError, IngestOptions, ray_session, run_ingest
+from tests.factory import LEAN
 from tests.test_ingest import index_rows
 
 CFG = IngestConfig(asr="off")
@@ -75,10 +75,8 @@ def test_expected_failures_name_class_and_message(tmp_path):
 # -- faults: one local Ray for this module, one clean index to compare against ----------------------
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}})
-    yield
-    ray.shutdown()
+    with ray_session(cpus=4):  # as ingest starts it (no runtime_env: actors start from prestarted workers)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +205,7 @@ def test_stalled_file_is_timed_out_and_the_rest_indexed(local_ray, tmp_path):
     good = good_clips(folder, 2)
     t0 = time.perf_counter()
     results = {Path(r.path).name: r for r in run_ingest([str(folder)], str(tmp_path / "idx"),
-                                                        IngestOptions(config=CFG, decoders=1, call_timeout=4.0))}
+                                                        IngestOptions(config=LEAN, decoders=1, call_timeout=4.0))}
     assert time.perf_counter() - t0 < 120
     assert results["a_padded.mkv"].status == "failed" and "timed out" in results["a_padded.mkv"].error
     assert [results[c.path.name].status for c in good] == ["done", "done"]  # on the replacement actor
@@ -218,10 +216,10 @@ def test_memory_guard_fails_one_file_not_the_job(local_ray, tmp_path):
     write_clip(folder / "big_8k.mp4", w=7680, h=4320, fps=2, seconds=2, audio=False)
     good = good_clips(folder, 1)
     results = {Path(r.path).name: r for r in run_ingest([str(folder)], str(tmp_path / "idx"),
-                                                        IngestOptions(config=CFG, decoders=1, decode_memory_mb=256))}
+                                                        IngestOptions(config=LEAN, decoders=1, decode_memory_mb=256))}
     big = results["big_8k.mp4"]
     assert big.status == "failed" and big.error and not big.error.startswith("worker died"), big.error
     assert results[good[0].path.name].status == "done"
     # with room, the same file is indexed: the guard, not the file, failed it
-    ok = run_ingest([str(folder / "big_8k.mp4")], str(tmp_path / "idx2"), IngestOptions(config=CFG, decoders=1))
+    ok = run_ingest([str(folder / "big_8k.mp4")], str(tmp_path / "idx2"), IngestOptions(config=LEAN, decoders=1))
     assert [r.status for r in ok] == ["done"]
