@@ -10,7 +10,8 @@ import pytest
 from avu.bench.ingest import bench_ingest
 from tests import factory
 
-KEYS = {"rt_factor_1", "rt_factor_2", "scaling_2_vs_1", "peak_rss_mb", "peak_rss_mb_10x", "ffmpeg_decode_s",
+KEYS = {"rt_factor_1", "rt_factor_2", "scaling_2_vs_1", "peak_rss_mb", "peak_rss_mb_1_decoder", "peak_rss_mb_one_clip",
+        "peak_rss_mb_10x", "ffmpeg_decode_s",
         "ffmpeg_decode_rt_factor", "fraction_of_decode_limit", "writer_segments_per_s", "driver_calls_per_s",
         "runs", "machine", "config"}
 
@@ -31,4 +32,6 @@ def test_bench_ingest_on_a_tiny_corpus(tmp_path):
                                                             rel=0.02)
     assert out["rss_input_seconds"][1] == pytest.approx(2 * out["rss_input_seconds"][0], rel=0.05)
     assert out["runs"]["2_decoders"]["video_seconds"] == out["video_seconds"]
+    assert out["peak_rss_mb"] >= out["runs"]["2_decoders"]["peak_rss_mb"] > 0  # the 2-decoder runs' peak
+    assert out["config"]["speakers"] == "off" and out["config"]["perception"]["enable"] == []  # the pipeline alone
     assert out["driver_calls"] > 0 and out["writer_videos"] * out["writer_segments_per_video"] > 0

@@ -3,12 +3,18 @@ longer input, throughput against the ffmpeg binary's own decode of the same file
 capacity of the two single points of the job: the index writer (`writer_segments_per_s`) and the
 driver's state machine (`driver_calls_per_s`).
 
-All runs share one local Ray (started once) and fresh indexes, without ASR, on four copies of four
+All runs share one local Ray (started once) and fresh indexes, on four copies of four
 shared clips (16 videos, 875 s); each decode actor decodes with one thread, so the 1-vs-2 ratio
 measures actor parallelism rather than FFmpeg's threads. The timed part is
 from the first plan to the last commit (`run_s`); Ray start-up and actor creation are reported
-apart. Peak memory is the largest sum of resident memory over the driver and every actor process,
-sampled every 50 ms. The writer commits synthetic rows of the real schema, one video per commit
+apart. The config is `PIPELINE` by default: the pipeline's own work (decode, transport, key frames,
+the text and ESC-10 encoders, index writes) with ASR, diarization and perception off, so the runs
+measure the pipeline against the decode limit (`avu bench perception` times ingest with perception
+on); `perception=True` turns every perception model and diarization on (ASR stays off).
+Peak memory is the largest sum of resident memory over the driver and every actor process,
+sampled every 50 ms: `peak_rss_mb` in the 2-decoder runs (2 decode actors, 1 embed actor),
+`peak_rss_mb_one_clip` vs `peak_rss_mb_10x` for one decode actor on a clip and on 10 copies of it
+back to back (flat with video length). The writer commits synthetic rows of the real schema, one video per commit
 (`avu/bench/_ingest_writer.py`); the driver handles the replies of trivial in-process actors
 (`pipelines/inline.py`), so its figure is the state machine's own ceiling, without Ray.
 
@@ -37,6 +43,8 @@ from avu.media import probe
 from pipelines._raydata import run_raydata
 from pipelines.ingest import IngestOptions, ray_session, run_ingest
 from pipelines.inline import driver_calls_per_s
+
+PIPELINE = IngestConfig(asr="off", speakers="off", perception=None)  # the default config of the runs
 
 CLIPS = ["big_buck_bunny_480p_30s.mp4", "big_buck_bunny_720p_30s.webm", "manifesto.mp4",
          "tears_of_steel_battle.webm"]
@@ -89,11 +97,11 @@ def ffmpeg_decode_seconds(files: list[Path], threads: int) -> float:
     return time.perf_counter() - t
 
 
-def _run(files: list[Path], decoders: int, workdir: Path, embedders: int = 1) -> dict:
+def _run(files: list[Path], decoders: int, workdir: Path, embedders: int = 1, cfg: IngestConfig = PIPELINE) -> dict:
     """One ingest into a fresh index; each decode actor decodes with one thread (one core)."""
     stats: dict = {}
     index = Path(tempfile.mkdtemp(dir=workdir)) / "index"
-    opts = IngestOptions(config=IngestConfig(asr="off"), decoders=decoders, embedders=embedders, decoder_threads=1)
+    opts = IngestOptions(config=cfg, decoders=decoders, embedders=embedders, decoder_threads=1)
     with RssSampler(stats) as rss:
         results = run_ingest([str(f) for f in files], str(index), opts, stats=stats)
     bad = [r for r in results if r.status != "done"]
@@ -106,10 +114,11 @@ def _run(files: list[Path], decoders: int, workdir: Path, embedders: int = 1) ->
 
 
 def bench_ingest(shared: Path, *, repeats: int = 2, files: list[Path] | None = None, copies: int = 4,
-                 long_times: int = 10) -> dict:
+                 long_times: int = 10, perception: bool = False) -> dict:
     """Run the measurements; returns the JSON object `avu bench ingest` prints. `files` (default:
     the shared clips in `CLIPS`) are ingested `copies` times over; the memory check ingests the
-    first one and `long_times` copies of it back to back."""
+    first one and `long_times` copies of it back to back. `perception`: see the module docstring."""
+    cfg = IngestConfig(asr="off") if perception else PIPELINE
     if shutil.which("ffmpeg") is None:
         raise RuntimeError("the ffmpeg binary is needed for the decode limit (apt-get install -y ffmpeg)")
     files = files or [shared / "video" / c for c in CLIPS]
@@ -123,13 +132,14 @@ def bench_ingest(shared: Path, *, repeats: int = 2, files: list[Path] | None = N
             for f in files:
                 (work / f"copy{k}" / f.name).symlink_to(f.resolve())
                 corpus.append(work / f"copy{k}" / f.name)
-        best = {}
+        best, peak = {}, {}
         with ray_session(cpus=max(cpus, 3)):
             for d in (1, 2):  # best of `repeats`: a background hiccup does not decide the ratio
-                runs = [_run(corpus, d, work) for _ in range(repeats)]
+                runs = [_run(corpus, d, work, cfg=cfg) for _ in range(repeats)]
                 best[d] = max(runs, key=lambda r: r["rt_factor"])
-            one = _run([files[0]], 1, work)
-            ten = _run([long], 1, work)
+                peak[d] = max(r["peak_rss_mb"] for r in runs)
+            one = _run([files[0]], 1, work, cfg=cfg)
+            ten = _run([long], 1, work, cfg=cfg)
         ff_s = min(ffmpeg_decode_seconds(files, cpus) for _ in range(repeats))
     video_s = sum(probe(f).duration for f in files)
     ff_rt = video_s / ff_s
@@ -137,14 +147,15 @@ def bench_ingest(shared: Path, *, repeats: int = 2, files: list[Path] | None = N
         "files": [f.name for f in files], "copies": copies, "video_seconds": round(copies * video_s, 3),
         "rt_factor_1": best[1]["rt_factor"], "rt_factor_2": best[2]["rt_factor"],
         "scaling_2_vs_1": round(best[2]["rt_factor"] / best[1]["rt_factor"], 3),
-        "peak_rss_mb": one["peak_rss_mb"], "peak_rss_mb_10x": ten["peak_rss_mb"],
+        "peak_rss_mb": peak[2], "peak_rss_mb_1_decoder": peak[1],
+        "peak_rss_mb_one_clip": one["peak_rss_mb"], "peak_rss_mb_10x": ten["peak_rss_mb"],
         "rss_input_seconds": [one["video_seconds"], ten["video_seconds"]],
         "ffmpeg_decode_s": round(ff_s, 3), "ffmpeg_decode_rt_factor": round(ff_rt, 2),
         "fraction_of_decode_limit": round(best[2]["rt_factor"] / ff_rt, 3),
         **writer_segments_per_s(files[0]),
         **driver_calls_per_s(),
         "runs": {"1_decoder": best[1], "2_decoders": best[2], "one_clip": one, "ten_x_clip": ten},
-        "machine": machine(), "config": IngestConfig(asr="off").to_dict(),
+        "machine": machine(), "config": cfg.to_dict(),
     }
 
 
@@ -177,11 +188,11 @@ def bench_raydata(shared: Path, *, files: list[Path] | None = None, copies: int 
         work = Path(tmp)
         corpus = _corpus(files, copies, work)
         with ray_session(cpus=max(cpus, decoders + 1)):
-            drv = _run(corpus, decoders, work)
+            drv = _run(corpus, decoders, work, cfg=PIPELINE)
             drv_wall = drv["startup_s"] + drv["run_s"]
             stats: dict = {}
             index = Path(tempfile.mkdtemp(dir=work)) / "index"
-            results = run_raydata([str(f) for f in corpus], str(index), IngestConfig(asr="off"), decoders=decoders,
+            results = run_raydata([str(f) for f in corpus], str(index), PIPELINE, decoders=decoders,
                                   stats=stats)
     bad = [r for r in results if r.status != "done"]
     if bad or len(results) != len(corpus):

@@ -48,15 +48,17 @@ def decode(clip: Optional[Path] = typer.Option(None, help="Clip to decode (defau
 @app.command("ingest")
 @clean_errors
 def ingest(repeats: int = typer.Option(2, min=1, help="Best of this many runs per decoder count."),
+           perception: bool = typer.Option(False, "--perception/--pipeline",
+                                           help="Perception and diarization on (default: the pipeline alone)."),
            as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Ingest real-time factor with 1 and 2 decode actors, peak memory (1x vs 10x input), decode limit."""
     from avu.bench.ingest import bench_ingest
 
-    result = bench_ingest(shared_data(), repeats=repeats)
+    result = bench_ingest(shared_data(), repeats=repeats, perception=perception)
     if as_json:
         print_json(result)
         return
-    keys = ("rt_factor_1", "rt_factor_2", "scaling_2_vs_1", "peak_rss_mb", "peak_rss_mb_10x",
+    keys = ("rt_factor_1", "rt_factor_2", "scaling_2_vs_1", "peak_rss_mb", "peak_rss_mb_one_clip", "peak_rss_mb_10x",
             "ffmpeg_decode_rt_factor", "fraction_of_decode_limit", "writer_segments_per_s", "driver_calls_per_s")
     print_table([Col("figure"), Col("value", no_wrap=True)], [[k, str(result[k])] for k in keys if k in result])
 
