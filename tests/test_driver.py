@@ -121,15 +121,22 @@ def test_decoder_dies_mid_video_fails_that_video_only():
     assert sorted(driver.free) == [0, 1]  # the decoder went back to work
 
 
+class Made:
+    """The driver's `new_decoder`, keeping the decoders it made in order (`made`)."""
+
+    def __init__(self):
+        self.made: list[TrivialDecoder] = []
+
+    def __call__(self) -> TrivialDecoder:
+        self.made.append(TrivialDecoder(IngestConfig(asr="off"), SECONDS))
+        return self.made[-1]
+
+
 def test_stalled_call_times_out_and_its_actor_is_replaced():
     backend = Scripted()
     backend.stall(nth("decode", 1, "v0"))
-    made = []
-
-    def new_decoder():
-        made.append(TrivialDecoder(IngestConfig(asr="off"), SECONDS))
-        return made[-1]
-
+    new_decoder = Made()
+    made = new_decoder.made
     results, writer, _, driver = drive(["v0", "v1", "v2"], backend, new_decoder=new_decoder)
     assert results["v0"].status == "failed"
     assert results["v0"].error.startswith("timed out: decoding segments 0-7 ran longer than 10 s")
@@ -141,12 +148,8 @@ def test_stalled_call_times_out_and_its_actor_is_replaced():
 def test_a_replacement_actor_slow_to_start_is_waited_for_not_charged_to_the_next_video():
     backend = Scripted()
     backend.stall(nth("decode", 1, "v0"))
-    made = []
-
-    def new_decoder():
-        made.append(TrivialDecoder(IngestConfig(asr="off"), SECONDS))
-        return made[-1]
-
+    new_decoder = Made()
+    made = new_decoder.made
     # the replacement answers nothing for its first ~50 s (a worker process starting on a busy machine)
     backend.stall(lambda ref: len(made) > 1 and ref.actor is made[1] and backend.now < 60.0)
     results, _, stats, driver = drive(["v0", "v1", "v2"], backend, decoders=1, new_decoder=new_decoder)
