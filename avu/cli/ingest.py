@@ -43,31 +43,26 @@ def ingest(paths: List[Path] = typer.Argument(..., help="Video files, folders (r
                None, help="Perception modalities, comma-separated (heard,seen,objects,read), or off [all]."),
            strict: bool = typer.Option(False, help="Exit non-zero if any video failed.")):
     """Decode, segment, embed and index videos with Ray actors (resumable: done videos are skipped)."""
+    from dataclasses import replace
+
     from avu.ingest import IngestConfig
 
     if hop is None and window is not None:
         hop = window
-    over = dict(window=window, hop=hop, fps=fps, size=size, asr=asr, speakers=speakers,
-                perception=_perception(perception, config))
+    over = dict(window=window, hop=hop, fps=fps, size=size, asr=asr, speakers=speakers)
     cfg = (IngestConfig.from_yaml(config, **over) if config
            else IngestConfig(**{k: v for k, v in over.items() if v is not None}))
+    if perception is not None:  # the modalities only: the config's models folder and fps stay
+        cfg = replace(cfg, perception=replace(cfg.perception, enable=_modalities(perception)))
     results = ingest_with_progress(paths, index, cfg, decoders=decoders or None, embedders=embedders,
                                    ray_address=ray_address)
     if strict and any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
 
-def _perception(value: str | None, config: Path | None) -> dict | None:
-    """`--perception` as the config's `perception` mapping (None: the YAML's or the default)."""
-    if value is None:
-        return None
-    enable = [] if value.strip().lower() == "off" else [m.strip() for m in value.split(",") if m.strip()]
-    base = {}
-    if config:
-        from avu.ingest import IngestConfig
-
-        base = IngestConfig.from_yaml(config).to_dict()["perception"]  # keeps its models_dir and fps
-    return {**base, "enable": enable}
+def _modalities(value: str) -> tuple[str, ...]:
+    """`--perception`: comma-separated modalities, or `off` for none (checked by `PerceptionConfig`)."""
+    return () if value.strip().lower() == "off" else tuple(m.strip() for m in value.split(",") if m.strip())
 
 
 def _counts(stats: dict, wall: float, width: int) -> str:
