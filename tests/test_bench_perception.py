@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from avu._paths import shared_models
-from avu.perception import files
-
-HAVE_MODELS = all((shared_models() / n).is_file() for n in files.PINS)
+from tests.test_perception import needs_models
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAVE_MODELS, reason=f"pretrained models absent: {shared_models()}")
+@needs_models
 def test_ingest_rt_factor_times_a_real_ingest_with_perception(shared_data):
     from avu.bench.perception import ingest_rt_factor
     from avu.media import probe

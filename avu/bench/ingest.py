@@ -97,16 +97,21 @@ def ffmpeg_decode_seconds(files: list[Path], threads: int) -> float:
     return time.perf_counter() - t
 
 
-def _run(files: list[Path], decoders: int, workdir: Path, embedders: int = 1, cfg: IngestConfig = PIPELINE) -> dict:
-    """One ingest into a fresh index; each decode actor decodes with one thread (one core)."""
+def timed_ingest(files: list[Path], decoders: int, workdir: Path, embedders: int = 1, cfg: IngestConfig = PIPELINE,
+                 decoder_threads: int | None = 1) -> dict:
+    """One ingest into a fresh index under `workdir`, timed and with its peak memory; each decode
+    actor decodes with `decoder_threads` FFmpeg threads (one core by default; None: ingest's own
+    choice). Raises when a file fails or a perception model the config asks for is missing."""
     stats: dict = {}
     index = Path(tempfile.mkdtemp(dir=workdir)) / "index"
-    opts = IngestOptions(config=cfg, decoders=decoders, embedders=embedders, decoder_threads=1)
+    opts = IngestOptions(config=cfg, decoders=decoders, embedders=embedders, decoder_threads=decoder_threads)
     with RssSampler(stats) as rss:
         results = run_ingest([str(f) for f in files], str(index), opts, stats=stats)
     bad = [r for r in results if r.status != "done"]
     if bad:
         raise RuntimeError(f"bench ingest: {bad[0].path} did not ingest: {bad[0].error}")
+    if stats.get("perception_missing"):
+        raise RuntimeError(f"bench ingest: perception models missing: {stats['perception_missing']}")
     seconds = sum(r.duration for r in results)
     return {"video_seconds": round(seconds, 3), "run_s": round(stats["run_s"], 3),
             "startup_s": round(stats["startup_s"], 3), "rt_factor": round(seconds / stats["run_s"], 2),
@@ -135,11 +140,11 @@ def bench_ingest(shared: Path, *, repeats: int = 2, files: list[Path] | None = N
         best, peak = {}, {}
         with ray_session(cpus=max(cpus, 3)):
             for d in (1, 2):  # best of `repeats`: a background hiccup does not decide the ratio
-                runs = [_run(corpus, d, work, cfg=cfg) for _ in range(repeats)]
+                runs = [timed_ingest(corpus, d, work, cfg=cfg) for _ in range(repeats)]
                 best[d] = max(runs, key=lambda r: r["rt_factor"])
                 peak[d] = max(r["peak_rss_mb"] for r in runs)
-            one = _run([files[0]], 1, work, cfg=cfg)
-            ten = _run([long], 1, work, cfg=cfg)
+            one = timed_ingest([files[0]], 1, work, cfg=cfg)
+            ten = timed_ingest([long], 1, work, cfg=cfg)
         ff_s = min(ffmpeg_decode_seconds(files, cpus) for _ in range(repeats))
     video_s = sum(probe(f).duration for f in files)
     ff_rt = video_s / ff_s
@@ -188,7 +193,7 @@ def bench_raydata(shared: Path, *, files: list[Path] | None = None, copies: int 
         work = Path(tmp)
         corpus = _corpus(files, copies, work)
         with ray_session(cpus=max(cpus, decoders + 1)):
-            drv = _run(corpus, decoders, work, cfg=PIPELINE)
+            drv = timed_ingest(corpus, decoders, work, cfg=PIPELINE)
             drv_wall = drv["startup_s"] + drv["run_s"]
             stats: dict = {}
             index = Path(tempfile.mkdtemp(dir=work)) / "index"
@@ -217,7 +222,7 @@ def bench_scaling(files: list[Path], *, decoders: tuple[int, ...] = (1, 2, 4, 8)
         corpus = _corpus(files, copies, work, distinct=True)
         with ray_session(cpus=max(cpus, max(decoders) + emb)):
             for d in decoders:
-                rates[d] = _run(corpus, d, work, embedders=emb)
+                rates[d] = timed_ingest(corpus, d, work, embedders=emb)
     one = rates[decoders[0]]["rt_factor"]
     return {"files": [f.name for f in files], "copies": copies, "embedders": emb, "cpus": cpus,
             "rt_factor": {str(d): r["rt_factor"] for d, r in rates.items()},

@@ -122,25 +122,14 @@ def ingest_rt_factor(video_dir: Path, clips: Sequence[str], *, models_dir=None,
     """Ingest the clips with perception on, once per entry of `embedders` (see the module docstring)."""
     import tempfile
 
+    from avu.bench.ingest import timed_ingest
     from avu.ingest import IngestConfig
-    from pipelines.ingest import IngestOptions, run_ingest
 
     perception = {"enable": ["heard", "seen", "objects", "read"], "models_dir": str(models_dir) if models_dir else None}
     cfg = IngestConfig(asr="off", speakers="off", perception=perception)
-    runs = {}
     with tempfile.TemporaryDirectory(prefix="avu-bench-perception-") as tmp:
-        for n in embedders:
-            stats: dict = {}
-            opts = IngestOptions(config=cfg, decoders=decoders, embedders=n)
-            results = run_ingest([str(video_dir / c) for c in clips], f"{tmp}/index{n}", opts, stats=stats)
-            bad = [r for r in results if r.status != "done"]
-            if bad:
-                raise RuntimeError(f"bench perception: {bad[0].path} did not ingest: {bad[0].error}")
-            if stats.get("perception_missing"):
-                raise RuntimeError(f"bench perception: models missing: {stats['perception_missing']}")
-            seconds = sum(r.duration for r in results)
-            runs[str(n)] = {"video_seconds": round(seconds, 2), "run_s": round(stats["run_s"], 2),
-                            "startup_s": round(stats["startup_s"], 2), "rt_factor": round(seconds / stats["run_s"], 2)}
+        runs = {str(n): timed_ingest([video_dir / c for c in clips], decoders, Path(tmp), embedders=n, cfg=cfg,
+                                     decoder_threads=None) for n in embedders}
     best = max(runs.values(), key=lambda r: r["rt_factor"])
     return {"ingest_rt_factor": best["rt_factor"], "decoders": decoders, "by_embedders": runs,
             "config": {"asr": "off", "speakers": "off", "perception": perception["enable"]}}
