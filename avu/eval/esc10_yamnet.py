@@ -16,8 +16,10 @@ training folds held out in turn (`inner_folds=4`, the default: leave-one-fold-ou
 out only the first, next-after-the-test folds); the best (first in grid order on a tie) is refit
 on all four training folds and scored once on the test fold, which never takes part in a choice.
 The design itself (patch-level training, the two floors, this C range; no AudioSet scores as
-extra features, no MLP head) was settled on inner accuracies only, in the session that wrote
-this. Deterministic: lbfgs has no randomness and the grid order is fixed; `seed` is recorded and
+extra features, no MLP head) was settled, in the session that wrote this, on inner accuracies
+averaged over the inner splits of all five outer folds, whose held-out folds include the other
+outer test folds: that choice is not fully nested (the per-fold floor and C are).
+Deterministic: lbfgs has no randomness and the grid order is fixed; `seed` is recorded and
 passed to scikit-learn.
 """
 from __future__ import annotations
@@ -75,6 +77,11 @@ def cached_patch_features(root: Path, cache: Path | None, **kwargs):
     return emb, rms, y, folds, labels
 
 
+def _indices(clips: np.ndarray) -> np.ndarray:
+    """Clip indices from a bool mask or an index array."""
+    return np.flatnonzero(clips) if np.asarray(clips).dtype == bool else np.asarray(clips)
+
+
 def fit_patches(emb: np.ndarray, keep: np.ndarray, y: np.ndarray, clips: np.ndarray, *, c: float, seed: int):
     """A standardised logistic regression on the kept patches of `clips` (bool or index), each
     labelled with its clip's target."""
@@ -82,7 +89,7 @@ def fit_patches(emb: np.ndarray, keep: np.ndarray, y: np.ndarray, clips: np.ndar
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    idx = np.flatnonzero(clips) if np.asarray(clips).dtype == bool else np.asarray(clips)
+    idx = _indices(clips)
     x = emb[idx][keep[idx]]
     t = np.repeat(y[idx], keep[idx].sum(1))
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000, random_state=seed))
@@ -91,7 +98,7 @@ def fit_patches(emb: np.ndarray, keep: np.ndarray, y: np.ndarray, clips: np.ndar
 
 def predict_clips(clf, emb: np.ndarray, keep: np.ndarray, clips: np.ndarray) -> np.ndarray:
     """Per clip, the class with the highest mean log-probability over its kept patches."""
-    idx = np.flatnonzero(clips) if np.asarray(clips).dtype == bool else np.asarray(clips)
+    idx = _indices(clips)
     logp = np.log(np.clip(clf.predict_proba(emb[idx].reshape(-1, emb.shape[-1])), 1e-12, None))
     logp = logp.reshape(len(idx), emb.shape[1], -1)
     w = keep[idx][..., None]
