@@ -401,6 +401,26 @@ def browser(index, tmp_path):
     assert "deprecat" not in log.read_text().lower(), log.read_text()  # no deprecated Streamlit calls
 
 
+def _until(driver, condition, what: str, seconds: float = 90):
+    """`condition(driver)` once truthy; on time-out the failure shows what the page said instead."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, seconds).until(condition)
+    except TimeoutException:
+        pytest.fail(f"no {what} after {seconds:g} s; the page reads:\n{driver.find_element(By.TAG_NAME, 'body').text}")
+
+
+def _idle(driver) -> None:
+    """Wait until Streamlit has finished running the page script (its status widget is gone)."""
+    from selenium.webdriver.common.by import By
+
+    _until(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget']"),
+           "end of the page run")
+
+
 @pytest.mark.slow
 @pytest.mark.shared
 def test_browser_navigation(browser):
@@ -415,10 +435,12 @@ def test_browser_navigation(browser):
     driver.get(base + "/")
     box = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "input[type='text']"))
     assert not driver.find_elements(By.XPATH, "//*[normalize-space(text())='Deploy']")  # no Deploy button
+    _idle(driver)  # a run still going when typing starts could commit half the query (seen under CI's load)
     query = "you can find the text version of this"
     box.send_keys(query, Keys.ENTER)
-    hit = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "a[href*='video?video=manifesto.mp4']"))[0]
-    assert "00:00:03.9" in driver.page_source
+    hit = _until(driver, lambda d: [a for a in d.find_elements(By.CSS_SELECTOR, "a[href*='video?video=manifesto.mp4']")
+                                    if "00:00:03.9" in a.text], "the manifesto hit at 00:00:03.9")[0]
+    assert box.get_attribute("value") == query
     driver.save_screenshot(str(ARTIFACTS / "search.png"))
     t_hit = float(parse_qs(urlparse(hit.get_attribute("href")).query)["t"][0])
     hit.click()  # a hit -> the Video page at the hit's time
