@@ -1,6 +1,7 @@
 """The ingest job's decode actor: plans a video (hash, probe, subtitles or ASR) and streams it in
 batches of clips (numpy arrays). It imports what decoding needs (the media stack, and the speech
-stack only when a video without subtitles is transcribed), never the encoders or the index.
+stack only when a video without subtitles is transcribed), never the encoders, the index or torch
+(`ClipReader(arrays="numpy")`: ~150 MB resident instead of ~700 MB).
 
 A decode actor runs under a memory guard: its data segment (heap and private mappings, what a
 decoder allocates) may grow by at most `memory_mb` over what it held after start-up
@@ -71,15 +72,8 @@ class Decoder:
                 self._reader.close()
             self._reader = None
             self._reader = ClipReader(path, fps=self.cfg.fps, size=self.cfg.size, sr=self.cfg.sample_rate,
-                                      threads=self.threads)
-        out = []
-        for start, end in spans:
-            clip = self._reader.read(Segment(start, end))
-            for k in ("video", "video_pts", "audio"):
-                if clip[k] is not None:
-                    clip[k] = clip[k].numpy()
-            out.append(clip)
-        return out
+                                      threads=self.threads, arrays="numpy")
+        return [self._reader.read(Segment(start, end)) for start, end in spans]
 
     def release(self, path: str) -> None:
         if self._reader is not None and self._reader.path == path:

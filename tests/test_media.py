@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 import librosa
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from avu.media import (
     Audio,
     AudioFile,
+    ClipReader,
     Frames,
     NoAudioStream,
     NoVideoStream,
@@ -241,6 +243,28 @@ def test_iter_clips_stream_exact(tiny_av):
     assert clips[1]["video_pts"].tolist() == pytest.approx([0.5, 0.7], abs=1e-6)
     assert all(c["audio"].shape == (8000,) and c["sample_rate"] == 16000 for c in clips)
     assert torch.equal(torch.cat([c["audio"] for c in clips]), read_audio(tiny_av).waveform[:32000])
+
+
+def test_numpy_clips_equal_torch_clips_and_never_load_torch(media_dir, tiny_av):
+    rotated = factory.make_video(media_dir / "rot90_np.mp4", codec="libx264", pix_fmt="yuv420p", rotation=90)
+    for path in (tiny_av, rotated):
+        segs = segments(2.0, window=0.5)
+        as_torch = list(iter_clips(path, segs, fps=4, size=None))
+        as_numpy = list(iter_clips(path, segs, fps=4, size=None, arrays="numpy"))
+        for t, n in zip(as_torch, as_numpy, strict=True):
+            for k in ("video", "video_pts", "audio"):
+                assert (t[k] is None) == (n[k] is None)
+                if n[k] is not None:
+                    assert isinstance(n[k], np.ndarray) and n[k].flags.c_contiguous
+                    np.testing.assert_array_equal(n[k], t[k].numpy())
+    with pytest.raises(ValueError, match="arrays must be"):
+        ClipReader(tiny_av, arrays="jax")
+    code = ("import sys; from avu.media import iter_clips, segments; "
+            f"c = list(iter_clips({str(tiny_av)!r}, segments(2.0, window=1.0), arrays='numpy')); "
+            "print(c[0]['video'].shape, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["(2,", "224,", "224,", "3)", "False"]
 
 
 def test_clip_dict_has_none_for_missing_stream(tiny_video_only, tiny_audio_only):

@@ -121,6 +121,13 @@ class AudioFile:
 
     def read(self, start: float = 0.0, end: float | None = None) -> Audio:
         """Samples covering [start, end) seconds (to the end of the stream when `end` is None)."""
+        import torch
+
+        w, t0 = self.samples(start, end)
+        return Audio(waveform=torch.from_numpy(w), sr=self.sr, start=t0)
+
+    def samples(self, start: float = 0.0, end: float | None = None) -> tuple[np.ndarray, float]:
+        """`read` as numpy without loading torch: (float32 [N] or [C, N], time of the first sample)."""
         if start < 0 or (end is not None and end <= start):
             raise ValueError(f"need 0 <= start < end, got start={start}, end={end}")
         if self._whole is not None:
@@ -154,13 +161,11 @@ class AudioFile:
         self._n = self._buf.shape[1]
         return out
 
-    def _audio(self, w: np.ndarray, start: float) -> Audio:
+    def _audio(self, w: np.ndarray, start: float) -> tuple[np.ndarray, float]:
         if not np.isfinite(w).all():
             raise CorruptMedia(self.path, "decoded audio contains NaN or infinity")
-        import torch
-
-        t = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
-        return Audio(waveform=t[0] if self.mono else t, sr=self.sr, start=float(start))
+        w = np.ascontiguousarray(w, dtype=np.float32)
+        return (w[0] if self.mono else w), float(start)
 
     def close(self) -> None:
         if self._c is not None:

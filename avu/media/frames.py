@@ -101,6 +101,15 @@ class VideoFile:
     def frames(self, *, times: Sequence[float] | None = None, fps: float | None = None,
                start: float = 0.0, end: float | None = None, seek: Seek = "exact") -> Frames:
         """Frames at `times`, or sampled at `fps` over [start, end), or every frame in [start, end)."""
+        import torch
+
+        arrays, pts = self.arrays(times=times, fps=fps, start=start, end=end, seek=seek)
+        return Frames(data=torch.from_numpy(arrays), pts=torch.from_numpy(pts))
+
+    def arrays(self, *, times: Sequence[float] | None = None, fps: float | None = None,
+               start: float = 0.0, end: float | None = None, seek: Seek = "exact") -> tuple[np.ndarray, np.ndarray]:
+        """`frames` as numpy (uint8 [T, H, W, 3], float64 [T]) without loading torch, for processes
+        that only decode (the ingest decode actors)."""
         if seek not in ("exact", "approximate"):
             raise ValueError(f"seek must be 'exact' or 'approximate', got {seek!r}")
         if times is not None and fps is not None:
@@ -122,12 +131,9 @@ class VideoFile:
         else:
             arrays, pts = self._read(None, seek, start, end)
             arrays = _stack(arrays)
-        import torch
-
-        data = torch.from_numpy(np.ascontiguousarray(arrays))
         if self.info.rotation:
-            data = torch.rot90(data, k=self.info.rotation // 90, dims=(1, 2)).contiguous()
-        return Frames(data=data, pts=torch.from_numpy(np.asarray(pts, dtype=np.float64)))
+            arrays = np.rot90(arrays, k=self.info.rotation // 90, axes=(1, 2))
+        return np.ascontiguousarray(arrays), np.asarray(pts, dtype=np.float64)
 
     def close(self) -> None:
         self._impl.close()
