@@ -6,6 +6,7 @@ model or drives a browser — `make test-fast` (`-m "not slow"`) leaves those ou
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 from pathlib import Path
@@ -34,6 +35,41 @@ def pytest_collection_modifyitems(config, items):
             body = ""
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or any(c in body for c in SLOW_CALLS):
             item.add_marker(pytest.mark.slow)
+
+
+# -- one local Ray for every in-process Ray test ---------------------------------------------------
+# `ray_session` uses a Ray that is already up, so the ingests of the suite share this one instead of
+# paying ray.init + shutdown (~7 s) each. It starts only when a selected test is slow (Ray, training,
+# browser). A test that joins a cluster of its own calls `ray.shutdown()` first; the suite's Ray is
+# started again after it.
+_RAY = contextlib.ExitStack()
+_RAY_CPUS = 4  # the most any test's job asks for (2 decoders + 2 embedders)
+_RAY_WANTED: list[bool] = []
+
+
+def _start_shared_ray() -> None:
+    import ray
+
+    if not ray.is_initialized():
+        from pipelines.ingest import ray_session
+
+        _RAY.enter_context(ray_session(cpus=_RAY_CPUS))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_ray(request):
+    if any(item.get_closest_marker("slow") for item in request.session.items):
+        _RAY_WANTED.append(True)
+        _start_shared_ray()
+    yield
+    _RAY.close()
+
+
+@pytest.fixture(autouse=True)
+def _shared_ray_back():
+    yield
+    if _RAY_WANTED:
+        _start_shared_ray()  # after a test that left it for a cluster of its own
 
 
 SHARED_CLIPS = ["big_buck_bunny_240p_5s.mp4", "big_buck_bunny_480p_30s.mp4", "big_buck_bunny_720p_30s.webm",

@@ -19,6 +19,7 @@ from tests import factory
 
 @pytest.fixture
 def cluster():
+    ray.shutdown()  # leave the suite's local Ray (conftest starts it again after this test)
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     workers = [c.add_node(num_cpus=2) for _ in range(2)]
     c.wait_for_nodes()
