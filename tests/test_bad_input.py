@@ -125,6 +125,29 @@ def test_truncated_webm_stops_with_a_reason(shared_data, tmp_path, pct):
         assert str(p) in str(e.value), name
 
 
+def test_streams_of_unknown_codecs_count_as_absent(tiny_av, tmp_path):
+    """A Matroska codec id FFmpeg has no decoder for (found by the probe fuzzer): that stream is
+    passed over, the other one is read, and with neither the file is corrupt, by name."""
+    from avu.media import Segment, read_clip
+
+    data = Path(tiny_av).read_bytes()
+    assert data.count(b"V_FFV1") == 1 and data.count(b"A_FLAC") == 1
+    no_audio, no_video, neither = (tmp_path / f"{n}.mkv" for n in ("no_audio", "no_video", "neither"))
+    no_audio.write_bytes(data.replace(b"A_FLAC", b"A_QQQQ"))
+    no_video.write_bytes(data.replace(b"V_FFV1", b"V_QQQQ"))
+    neither.write_bytes(data.replace(b"V_FFV1", b"V_QQQQ").replace(b"A_FLAC", b"A_QQQQ"))
+    a, v = probe(no_audio), probe(no_video)
+    assert (a.has_video, a.has_audio, v.has_video, v.has_audio) == (True, False, False, True)
+    for backend in ("decord", "pyav"):
+        clip = read_clip(no_audio, Segment(0.0, 1.0), size=32, backend=backend)
+        assert clip["audio"] is None and tuple(clip["video"].shape) == (2, 32, 32, 3)
+        clip = read_clip(no_video, Segment(0.0, 1.0), backend=backend)
+        assert clip["video"] is None and tuple(clip["audio"].shape) == (16000,)
+    assert_error(no_audio, NoAudioStream, "no audio stream", {"audio": read_audio})
+    assert_error(no_video, NoVideoStream, "no video stream", {"frames_pyav": READERS["frames_pyav"]})
+    assert_error(neither, CorruptMedia, "no video or audio stream with a known codec")
+
+
 def test_bad_subtitles(tmp_path):
     latin = tmp_path / "latin.srt"
     latin.write_bytes("1\n00:00:01,000 --> 00:00:02,000\ncaf\xe9\n".encode("latin-1"))

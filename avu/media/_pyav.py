@@ -13,7 +13,7 @@ import av
 import numpy as np
 
 from avu.media._errors import CorruptMedia, NoVideoStream
-from avu.media.probe import _ffmpeg_reason, open_container
+from avu.media.probe import _ffmpeg_reason, first_stream, open_container
 
 _EPS = 1e-4  # seconds: tolerance when comparing a frame's pts with a wanted time
 _SEEK_GAP = 2.0  # seconds: seek instead of decoding through gaps longer than this
@@ -34,10 +34,10 @@ class PyAVVideo:
     def __init__(self, path: str, *, size: tuple[int, int] | None, threads: int):
         self.path = path
         self._c = open_container(path)
-        if not self._c.streams.video:
+        self._s = first_stream(self._c, "video")
+        if self._s is None:
             self._c.close()
             raise NoVideoStream(path, "no video stream")
-        self._s = self._c.streams.video[0]
         self._s.thread_type = "SLICE"  # never FRAME/AUTO: see the module docstring
         self._s.codec_context.thread_count = threads
         self._size = size

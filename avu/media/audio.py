@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # torch loads when samples or frames are returned, so probing
 
 from avu.media._errors import CorruptMedia, NoAudioStream
 from avu.media._types import Audio, MediaInfo
-from avu.media.probe import _ffmpeg_reason, _stream_seconds, open_container, probe
+from avu.media.probe import _ffmpeg_reason, _stream_seconds, first_stream, open_container, probe
 
 AudioBackend = Literal["pyav", "decord"]
 _FAR_AHEAD = 10.0  # seconds: seek instead of decoding through a gap longer than this
@@ -53,7 +53,7 @@ class AudioFile:
             self._whole = _decord_all(self.path, sr, mono)
         else:
             self._c = open_container(self.path)
-            self._s = self._c.streams.audio[0]
+            self._s = first_stream(self._c, "audio")  # probe found one: has_audio
             self._c0 = (self._c.start_time or 0) / av.time_base  # times count from the container start
             self._declared = _stream_seconds(self._s) or self.info.duration
             self._restart(0.0)

@@ -36,8 +36,15 @@ def open_container(path: str | os.PathLike) -> av.container.InputContainer:
     except (UnicodeDecodeError, ValueError, OSError) as e:
         raise CorruptMedia(p, f"cannot open: {e}") from None
     for s in c.streams.video:  # the decoders opened later get the same pixel limit
-        s.codec_context.options = {**s.codec_context.options, **_DECODER_LIMITS}
+        if s.codec_context is not None:
+            s.codec_context.options = {**s.codec_context.options, **_DECODER_LIMITS}
     return c
+
+
+def first_stream(container, kind: str):
+    """The first `kind` ("video" or "audio") stream FFmpeg has a decoder for, or None. A stream
+    of a codec FFmpeg does not know has no codec context and is passed over, as if absent."""
+    return next((s for s in getattr(container.streams, kind) if s.codec_context is not None), None)
 
 
 def check_pixels(p, width: int | None, height: int | None) -> None:
@@ -67,10 +74,10 @@ def probe(path: str | os.PathLike) -> MediaInfo:
     """
     p = check_readable(path)
     with open_container(p) as c:
-        vs = c.streams.video[0] if c.streams.video else None
-        aus = c.streams.audio[0] if c.streams.audio else None
+        vs, aus = first_stream(c, "video"), first_stream(c, "audio")
         if vs is None and aus is None:
-            raise CorruptMedia(p, "no video or audio stream")
+            unknown = " with a known codec" if (c.streams.video or c.streams.audio) else ""
+            raise CorruptMedia(p, f"no video or audio stream{unknown}")
         durations = [d for d in (_stream_seconds(vs) if vs else None,
                                  _stream_seconds(aus) if aus else None) if d]
         duration = max(durations) if durations else (c.duration or 0) / av.time_base
