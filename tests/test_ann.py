@@ -184,3 +184,24 @@ def test_bench_query_small(tmp_path):
     assert r["index"] == "exact" and r["recall_at_10"] == 1.0
     assert 0 < r["p50_ms"] <= r["p95_ms"]
     assert list(tmp_path.iterdir()) == []  # the temporary table is gone
+
+
+@pytest.mark.parametrize("table,where", [("ann", None), ("exact", None), ("exact", "video_id IN ('v0003', 'v0007')")])
+def test_row_ids_lead_back_to_the_same_rows(tables, table, where):
+    """`vector_search(row_ids=True)` on the ANN, flat and NumPy paths; `take_rows` reads those rows
+    (vectors as float32 arrays) in one go, the same as the search would have returned them."""
+    from avu.store.ann import take_rows
+
+    t = tables[table]
+    q = _unit(np.random.default_rng(3), 1)[0]
+    cols = ["video_id", "seg", "text", "speech_emb"]
+    full = vector_search(t, "speech_emb", q, 12, where=where, columns=cols)
+    keyed = vector_search(t, "speech_emb", q, 12, where=where, columns=["video_id", "seg"], row_ids=True)
+    assert _keys(keyed) == _keys(full) and all(isinstance(r["_rowid"], int) for r in keyed)
+    rows = take_rows(t, [r["_rowid"] for r in keyed] + [keyed[0]["_rowid"]], cols)  # a repeat is read once
+    assert len(rows) == len(keyed)
+    for want, r in zip(full, (rows[k["_rowid"]] for k in keyed)):
+        assert (r["video_id"], r["seg"], r["text"]) == (want["video_id"], want["seg"], want["text"])
+        assert r["speech_emb"].dtype == np.float32
+        np.testing.assert_array_equal(r["speech_emb"], want["speech_emb"])
+    assert take_rows(t, [], cols) == {}

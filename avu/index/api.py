@@ -102,6 +102,7 @@ class Index:
         self._explainer = None
         self._pool: ThreadPoolExecutor | None = None
         self._videos_cache: tuple | None = None  # (videos table version, decoded rows)
+        self._held_cache: tuple | None = None  # ((videos, segments table versions), `held()` of all done videos)
 
     # -- browsing -----------------------------------------------------------------------------
     def videos(self, where: str | None = None, *, status: str | None = "done") -> list[dict]:
@@ -120,12 +121,17 @@ class Index:
                       key=lambda r: r["path"] or "")
 
     def _all_videos(self) -> list[dict]:
-        """Every videos row (decoded, sorted by path), re-read only when the table has a new version."""
+        """Every videos row (decoded, sorted by path): copies of `_cached_videos`."""
+        return [dict(r) for r in self._cached_videos()[1]]
+
+    def _cached_videos(self) -> tuple:
+        """(table version, every videos row decoded and sorted by path), re-read only when the table
+        has a new version. The rows are shared: read them, never change them."""
         version = self.store.videos.version
         if self._videos_cache is None or self._videos_cache[0] != version:
             rows = sorted((_video_dict(r) for r in self.store.video_rows()), key=lambda r: r["path"] or "")
             self._videos_cache = (version, rows)
-        return [dict(r) for r in self._videos_cache[1]]
+        return self._videos_cache
 
     def video(self, name: str | os.PathLike) -> dict:
         """The done video that `name` names (id, path, `~` path or unique file name), as `videos()` rows
@@ -279,23 +285,35 @@ class Index:
 
     def _scope(self, where: str | Sequence[str] | None) -> tuple[str | None, dict]:
         """SQL restricting rows to done videos that pass `where`, and those videos by id."""
-        if where is None or isinstance(where, str):
+        if where is None:  # every done video (the shared cached rows: searches only read them)
+            rows = self._cached_videos()[1]
+            vids = {v["video_id"]: v for v in rows if v["status"] == "done"}
+            busy = [v["video_id"] for v in rows if v["status"] == "indexing"]
+            if not vids:
+                return None, {}
+            if not busy:
+                return "true", vids  # no filter at all: the cheapest search at scale
+            return "video_id NOT IN (" + ", ".join(_quote(v) for v in sorted(busy)) + ")", vids
+        if isinstance(where, str):
             vids = {v["video_id"]: v for v in self.videos(where)}
         else:
             wanted = set(where)
             vids = {v["video_id"]: v for v in self.videos() if v["video_id"] in wanted or v["path"] in wanted}
         if not vids:
             return None, {}
-        if where is None:  # every done video: only rows of videos still being written need excluding
-            busy = [v["video_id"] for v in self.videos(status="indexing")]
-            if not busy:
-                return "true", vids  # no filter at all: the cheapest search at scale
-            return "video_id NOT IN (" + ", ".join(_quote(v) for v in sorted(busy)) + ")", vids
         return "video_id IN (" + ", ".join(_quote(v) for v in sorted(vids)) + ")", vids
 
     def held(self, videos: dict | None = None) -> dict[str, str | None]:
         """{modality: None if some video holds it, else why none does} over `videos` (default: all done)."""
-        videos = videos if videos is not None else {v["video_id"]: v for v in self.videos()}
+        if videos is None:  # all done videos: once per version of the videos and segments tables
+            version, rows = self._cached_videos()
+            version = (version, self.store.segments.version)  # the perception columns live in segments
+            if self._held_cache is None or self._held_cache[0] != version:
+                self._held_cache = (version, self._held({v["video_id"]: v for v in rows if v["status"] == "done"}))
+            return dict(self._held_cache[1])
+        return self._held(videos)
+
+    def _held(self, videos: dict) -> dict[str, str | None]:
         models = [v.get("models") or {} for v in videos.values()]
         out: dict[str, str | None] = {}
         out["speech"] = None if any(v.get("text_source") for v in videos.values()) else \
@@ -357,7 +375,8 @@ class Index:
         elif not isinstance(query, str) or not query.strip():
             raise ValueError("query must be non-empty text, an image or audio file, or a (video, start, end) tuple")
         scope, vids = self._scope(where)
-        held = self.held(vids) if vids else {m: "no video matches `where`" for m in ALL_MODALITIES}
+        held = (self.held(None if where is None else vids) if vids
+                else {m: "no video matches `where`" for m in ALL_MODALITIES})
         have = tuple(m for m in ALL_MODALITIES if held[m] is None)
         if kind is not None:
             requested = tuple(wanted)

@@ -173,12 +173,14 @@ def _rows(table_out: pa.Table) -> list[dict]:
 
 
 def _lance_search(table, column: str, q: np.ndarray, k: int, where: str | None, select: list[str],
-                  ties: list[str], info: dict | None) -> list[dict]:
+                  ties: list[str], info: dict | None, row_ids: bool = False) -> list[dict]:
     """LanceDB's search (ANN when `info`, else flat), widened until ties at the cut are complete."""
     limit = k + _TIE_MARGIN
     while True:
         b = (table.search(q, vector_column_name=column, query_type="vector").distance_type("cosine")
              .select([*select, "_distance"]).limit(limit))  # naming _distance: lance's future default
+        if row_ids:
+            b = b.with_row_id(True)
         if info is None:
             b = b.bypass_vector_index()
         else:
@@ -197,10 +199,10 @@ def _lance_search(table, column: str, q: np.ndarray, k: int, where: str | None, 
 
 
 def _numpy_search(table, column: str, q: np.ndarray, k: int, where: str, select: list[str],
-                  ties: list[str]) -> list[dict]:
+                  ties: list[str], row_ids: bool = False) -> list[dict]:
     """Exact search over the rows matching `where`: their vectors only, scored in NumPy."""
     cols = list(dict.fromkeys([*select, column]))
-    got = table.search().where(where).select(cols).limit(None).to_arrow()
+    got = table.search().where(where).select(cols).with_row_id(row_ids).limit(None).to_arrow()
     if got.num_rows == 0:
         return []
     emb = got[column].combine_chunks()
@@ -216,21 +218,23 @@ def _numpy_search(table, column: str, q: np.ndarray, k: int, where: str, select:
     if keep.size > k:  # everything at or above the k-th score, ties included
         kth = np.partition(sims[keep], keep.size - k)[keep.size - k]
         keep = keep[sims[keep] >= kth]
-    part = _pylist(got.select(select).take(pa.array(keep, type=pa.int64())))
+    part = _pylist(got.select([*select, *(["_rowid"] if row_ids else [])]).take(pa.array(keep, type=pa.int64())))
     for row, s in zip(part, sims[keep]):
         row["similarity"] = float(s)
     return sorted(part, key=_order_key(ties))[:k]
 
 
 def vector_search(table, column: str, query: np.ndarray, k: int, *, where: str | None = None,
-                  exact: bool | None = None, columns: list[str] | None = None) -> list[dict]:
+                  exact: bool | None = None, columns: list[str] | None = None,
+                  row_ids: bool = False) -> list[dict]:
     """The `k` rows whose `column` vector is most cosine-similar to `query`, best first.
 
     Each row holds `columns` (default: every column but binary blobs and embedding vectors; a
     vector column asked for comes as a float32 NumPy array, None where null) and
-    `similarity` = 1 - cosine distance. Rows whose vector is null never appear. `where` is SQL
-    over the table, applied before the search. The ANN index is used when there is one, unless
-    `exact=True`; without one the search is exact (`exact=False` does not build one: `ensure_ann` does).
+    `similarity` = 1 - cosine distance, plus `_rowid` when `row_ids` (for `take_rows`). Rows whose
+    vector is null never appear. `where` is SQL over the table, applied before the search. The ANN
+    index is used when there is one, unless `exact=True`; without one the search is exact
+    (`exact=False` does not build one: `ensure_ann` does).
     """
     q = _query_vector(table, column, query)
     if k <= 0:
@@ -244,14 +248,24 @@ def vector_search(table, column: str, query: np.ndarray, k: int, *, where: str |
     select = list(dict.fromkeys([*wanted, *ties]))
     info = None if exact else ann_info(table, column)
     if info is None and where:
-        rows = _numpy_search(table, column, q, k, where, select, ties)
+        rows = _numpy_search(table, column, q, k, where, select, ties, row_ids)
     else:
-        rows = _lance_search(table, column, q, k, where, select, ties, info)
+        rows = _lance_search(table, column, q, k, where, select, ties, info, row_ids)
     extra = [c for c in ties if c not in wanted]
     for row in rows:
         for c in extra:
             del row[c]
     return rows
+
+
+def take_rows(table, row_ids: list[int], columns: list[str]) -> dict[int, dict]:
+    """The rows with these `_rowid`s (from `vector_search(..., row_ids=True)`), {row id: row}; vector
+    columns as float32 NumPy arrays (None where null). One read for rows found by several searches."""
+    ids = list(dict.fromkeys(int(i) for i in row_ids))
+    if not ids:
+        return {}
+    got = table.take_row_ids(ids).select([*columns, "_rowid"]).to_arrow()
+    return {row.pop("_rowid"): row for row in _pylist(got)}
 
 
 def search_params() -> dict[str, Any]:
