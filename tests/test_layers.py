@@ -122,3 +122,28 @@ def test_layer_check_catches_an_upward_import(tmp_path):
     (target, line), = _imports("avu.media.bad", bad)
     assert (target, line) == ("avu.index", 2)
     assert RANK[package_of(target)] > RANK[package_of("avu.media.bad")]
+
+
+def test_actors_load_only_what_their_work_needs(tmp_path):
+    """A decode actor never loads torch or the index; an embed actor writes fragments with `lance`
+    and never loads lancedb or sentence-transformers (each costs seconds and hundreds of MB per process)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import dataclasses, sys
+import pipelines._actors as A, pipelines._decoder as D
+from avu.ingest.config import IngestConfig
+cfg = dataclasses.asdict(IngestConfig(asr="off", speakers="off", perception=None))
+D.Decoder.__ray_metadata__.modified_class(cfg)
+heavy = ("torch", "lancedb", "sentence_transformers", "transformers", "sklearn")
+print(sorted(m for m in heavy if m in sys.modules))
+A.Embedder.__ray_metadata__.modified_class(cfg, 1, {str(tmp_path / 'idx')!r})
+print(sorted(m for m in heavy if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    decoder, embedder = out.stdout.strip().splitlines()
+    assert decoder == "[]"
+    assert embedder == "['torch']"

@@ -25,7 +25,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import lancedb
 import pyarrow as pa
 
 from avu.ingest.features import JOINT_DIM
@@ -127,6 +126,9 @@ class IndexStore:
 
     def __init__(self, uri: str | os.PathLike, *, create: bool = False):
         self.uri = self.check(uri, create=create)
+        import lancedb  # here, not at the top: the embed actors write fragments with `lance` alone, and
+        # importing lancedb costs ~2 s more per process (its namespace client)
+
         # readers see commits made after they opened the index (checked at most once a second)
         self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(seconds=1))
         names = set(self.db.list_tables().tables)
