@@ -10,7 +10,17 @@ from pathlib import Path
 
 from avu.ingest.config import IngestConfig
 from avu.ingest.discover import content_id
-from avu.media import Cue, MediaError, MediaInfo, assign_cues, find_sidecars, probe, read_subtitles, segments
+from avu.media import (
+    Cue,
+    MediaError,
+    MediaInfo,
+    assign_cues,
+    find_sidecars,
+    probe,
+    read_audio,
+    read_subtitles,
+    segments,
+)
 from avu.media.subtitles import segment_text
 
 
@@ -42,7 +52,21 @@ class VideoPlan:
         return None if self.speakers is None else json.dumps(self.speakers.to_dict(centroids=True))
 
 
-def _speech_cues(path: str, info: MediaInfo, cfg: IngestConfig, notes: list[str]):
+class _SpeechAudio:
+    """The file's first audio stream at 16 kHz mono, decoded at most once for ASR and diarization."""
+
+    RATE = 16000  # what Whisper, the VAD and the speaker encoder take
+
+    def __init__(self, path: str):
+        self.path, self._audio = path, None
+
+    def get(self):
+        if self._audio is None:
+            self._audio = read_audio(self.path, sr=self.RATE)
+        return self._audio
+
+
+def _speech_cues(path: str, info: MediaInfo, cfg: IngestConfig, notes: list[str], audio: _SpeechAudio):
     """Cues and source for the segment text: a sidecar file first, else ASR when enabled."""
     for side in find_sidecars(path):
         try:
@@ -55,24 +79,24 @@ def _speech_cues(path: str, info: MediaInfo, cfg: IngestConfig, notes: list[str]
             notes.append(str(e))
     if cfg.asr == "auto" and info.has_audio:
         try:
-            from avu.speech.asr import transcribe
+            from avu.speech.asr import transcribe_audio
         except ImportError:
             notes.append("asr unavailable: avu.speech.asr is not installed")
             return [], None, None
-        t = transcribe(path)
+        t = transcribe_audio(audio.get())
         return t.cues, f"asr:{Path(str(t.model)).name}", t.language
     return [], None, None
 
 
-def _diarize(path: str, info: MediaInfo, cfg: IngestConfig, notes: list[str]):
+def _diarize(path: str, info: MediaInfo, cfg: IngestConfig, notes: list[str], audio: _SpeechAudio):
     """Who speaks when, or None (no audio, or `speakers: off`). A file without speech gets a
     Diarization without turns, its reason in the notes; a decoding failure is a note, not an error."""
     if cfg.speakers != "auto" or not info.has_audio:
         return None
-    from avu.speakers import diarize
+    from avu.speakers import diarize_audio
 
     try:
-        d = diarize(path)
+        d = diarize_audio(audio.get())
     except MediaError as e:
         notes.append(f"speakers: {e}")
         return None
@@ -92,8 +116,9 @@ def plan_video(path: str | os.PathLike, cfg: IngestConfig, *, video_id: str | No
     if not spans:
         raise MediaError(path, "no segment: the duration is zero")
     notes: list[str] = []
-    cues, source, language = _speech_cues(path, info, cfg, notes)
-    who = _diarize(path, info, cfg, notes)
+    audio = _SpeechAudio(path)  # ASR and diarization share one decode of the sound
+    cues, source, language = _speech_cues(path, info, cfg, notes, audio)
+    who = _diarize(path, info, cfg, notes, audio)
     if who is not None:
         cues = [SpokenCue(c.start, c.end, c.text, who.speaker_between(c.start, c.end)) for c in cues]
     texts = [segment_text(c) or None for c in assign_cues(cues, segs)]
