@@ -205,3 +205,14 @@ def test_row_ids_lead_back_to_the_same_rows(tables, table, where):
         assert r["speech_emb"].dtype == np.float32
         np.testing.assert_array_equal(r["speech_emb"], want["speech_emb"])
     assert take_rows(t, [], cols) == {}
+
+
+def test_unrefined_candidates_hold_the_exact_best(tables):
+    """`refine=False` (candidates ranked on the quantised codes, as the fused search gathers them):
+    a list 4x as long still holds the exact top 10."""
+    found = []
+    for q in _unit(np.random.default_rng(5), 10):
+        wide = set(_keys(vector_search(tables["ann"], "speech_emb", q, 40, columns=["video_id", "seg"], refine=False)))
+        truth = set(_keys(vector_search(tables["ann"], "speech_emb", q, 10, exact=True)))
+        found.append(len(wide & truth) / 10)
+    assert np.mean(found) >= 0.99, found

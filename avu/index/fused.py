@@ -74,9 +74,10 @@ def gather(store, vectors: dict, *, per_modality: int, where: str | None, verbat
     emb = [f"{m}_emb" for m in vectors]
     seg_cols = BASE + emb + [c for c in LABELS if store.has_column(c)]
 
-    def seg_search(m):  # keys only: the rows are read once below, whichever searches found them
+    def seg_search(m):  # keys only: the rows are read once below, whichever searches found them, and
+        # scored on their raw vectors there, so the ANN's own re-ranking on raw vectors is skipped
         return vector_search(store.segments, f"{m}_emb", vectors[m], per_modality, where=where,
-                             columns=["video_id", "seg"], row_ids=True)
+                             columns=["video_id", "seg"], row_ids=True, refine=False)
 
     def cue_search():
         return vector_search(store.cues, "emb", vectors["speech"], per_modality, where=where,

@@ -173,7 +173,7 @@ def _rows(table_out: pa.Table) -> list[dict]:
 
 
 def _lance_search(table, column: str, q: np.ndarray, k: int, where: str | None, select: list[str],
-                  ties: list[str], info: dict | None, row_ids: bool = False) -> list[dict]:
+                  ties: list[str], info: dict | None, row_ids: bool = False, refine: bool = True) -> list[dict]:
     """LanceDB's search (ANN when `info`, else flat), widened until ties at the cut are complete."""
     limit = k + _TIE_MARGIN
     while True:
@@ -186,7 +186,9 @@ def _lance_search(table, column: str, q: np.ndarray, k: int, where: str | None, 
         else:
             p = info["partitions"]
             nprobes = max(1, math.ceil(PROBE_FRACTION * p)) if p else _ALL_PARTITIONS
-            b = b.minimum_nprobes(nprobes).maximum_nprobes(0).refine_factor(REFINE_FACTOR)
+            b = b.minimum_nprobes(nprobes).maximum_nprobes(0)
+            if refine:
+                b = b.refine_factor(REFINE_FACTOR)
             if "hnsw" in str(info["type"]).lower():
                 b = b.ef(max(HNSW_EF, 2 * limit))
         if where:
@@ -226,7 +228,7 @@ def _numpy_search(table, column: str, q: np.ndarray, k: int, where: str, select:
 
 def vector_search(table, column: str, query: np.ndarray, k: int, *, where: str | None = None,
                   exact: bool | None = None, columns: list[str] | None = None,
-                  row_ids: bool = False) -> list[dict]:
+                  row_ids: bool = False, refine: bool = True) -> list[dict]:
     """The `k` rows whose `column` vector is most cosine-similar to `query`, best first.
 
     Each row holds `columns` (default: every column but binary blobs and embedding vectors; a
@@ -234,7 +236,9 @@ def vector_search(table, column: str, query: np.ndarray, k: int, *, where: str |
     `similarity` = 1 - cosine distance, plus `_rowid` when `row_ids` (for `take_rows`). Rows whose
     vector is null never appear. `where` is SQL over the table, applied before the search. The ANN
     index is used when there is one, unless `exact=True`; without one the search is exact
-    (`exact=False` does not build one: `ensure_ann` does).
+    (`exact=False` does not build one: `ensure_ann` does). `refine=False` skips the ANN's re-ranking
+    on the raw vectors (`REFINE_FACTOR`): order and `similarity` then come from the quantised codes,
+    for a caller that only gathers candidates and scores them itself (the fused search).
     """
     q = _query_vector(table, column, query)
     if k <= 0:
@@ -250,7 +254,7 @@ def vector_search(table, column: str, query: np.ndarray, k: int, *, where: str |
     if info is None and where:
         rows = _numpy_search(table, column, q, k, where, select, ties, row_ids)
     else:
-        rows = _lance_search(table, column, q, k, where, select, ties, info, row_ids)
+        rows = _lance_search(table, column, q, k, where, select, ties, info, row_ids, refine)
     extra = [c for c in ties if c not in wanted]
     for row in rows:
         for c in extra:
