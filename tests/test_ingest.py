@@ -112,10 +112,11 @@ def test_bad_files_fail_with_reasons_and_good_ones_are_indexed(tmp_path, tiny_av
 def test_killed_driver_resumes_to_a_clean_runs_index(tmp_path):
     corpus = factory.make_corpus(tmp_path / "corpus", 10, seconds=20, w=320, h=240)
     clean = tmp_path / "clean"
-    run_ingest([str(tmp_path / "corpus")], str(clean), ONE)
+    lean = IngestOptions(config=factory.LEAN, decoders=1)  # the pipeline alone: what a kill interrupts
+    run_ingest([str(tmp_path / "corpus")], str(clean), lean)
     killed = tmp_path / "killed"
-    p = avu_cmd("ingest", str(tmp_path / "corpus"), "--index", str(killed), "--asr", "off", "--decoders", "1",
-                start_new_session=True)
+    p = avu_cmd("ingest", str(tmp_path / "corpus"), "--index", str(killed), "--asr", "off", "--speakers", "off",
+                "--perception", "off", "--decoders", "1", start_new_session=True)
     deadline = time.time() + 240
     while time.time() < deadline and p.poll() is None:
         try:
@@ -130,7 +131,7 @@ def test_killed_driver_resumes_to_a_clean_runs_index(tmp_path):
     partial = len(IndexStore(killed).done())
     assert 2 <= partial < len(corpus)
     os.killpg(p.pid, signal.SIGKILL)  # the dead driver's local Ray processes
-    results = run_ingest([str(tmp_path / "corpus")], str(killed), ONE)
+    results = run_ingest([str(tmp_path / "corpus")], str(killed), lean)
     assert sum(r.status == "skipped" for r in results) >= partial
     assert index_rows(killed) == index_rows(clean)
     n = IndexStore(killed).segments.count_rows()
