@@ -36,7 +36,8 @@ def _bert(config: dict, weights: dict):
     from torch import nn
 
     d, layers = config["hidden_size"], config["num_hidden_layers"]
-    assert config["hidden_act"] == "gelu" and config["position_embedding_type"] == "absolute", config
+    if config.get("hidden_act") != "gelu" or config.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(f"not a BERT this loader knows (gelu, absolute positions): {config}")
     model = nn.ModuleDict({
         "word": nn.Embedding(config["vocab_size"], d),
         "position": nn.Embedding(config["max_position_embeddings"], d),
