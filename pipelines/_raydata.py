@@ -48,13 +48,11 @@ class _Decode:
             spans, n = job.plan.spans, math.ceil(len(job.plan.spans) / self.batch)
             video = video_row(job, self.cfg, {})
             reader = ClipReader(job.path, fps=self.cfg.fps, size=self.cfg.size, sr=self.cfg.sample_rate,
-                                threads=self.threads)
+                                threads=self.threads, arrays="numpy")
             try:
                 for b in range(n):
-                    clips = []
-                    for start, end in spans[b * self.batch:(b + 1) * self.batch]:
-                        clip = reader.read(Segment(start, end))
-                        clips.append({k: v.numpy() if hasattr(v, "numpy") else v for k, v in clip.items()})
+                    part = spans[b * self.batch:(b + 1) * self.batch]
+                    clips = [reader.read(Segment(start, end)) for start, end in part]
                     meta = {**job.embed_meta(b * self.batch, self.batch), "cues": job.plan.cues if b == 0 else None}
                     yield {"video_id": job.video_id, "path": job.path, "batches": n, "error": "",
                            "video": video, "clips": (clips, meta)}
