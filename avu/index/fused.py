@@ -54,14 +54,6 @@ class Moment:
     score: float = 0.0
 
 
-def _cos(v, q: np.ndarray) -> float | None:
-    if v is None:
-        return None
-    x = np.asarray(v, dtype=np.float32)
-    n = float(np.linalg.norm(x))
-    return float(x @ q / n) if n > 0 else None
-
-
 def _unit(q: np.ndarray) -> np.ndarray:
     q = np.asarray(q, dtype=np.float32).ravel()
     return q / max(float(np.linalg.norm(q)), 1e-12)
@@ -129,12 +121,16 @@ def _cue_moments(store, cues: list[dict], vectors: dict, seg_cols: list[str], wh
         sql = f"({spans})" + (f" AND ({where})" if where else "")
         for r in store.segments.search().where(sql).select(seg_cols).limit(None).to_list():
             over.setdefault(r["video_id"], []).append(r)
+    rows = [r for video in over.values() for r in video]  # each segment scored once, however many cues it meets
+    at = {id(r): i for i, r in enumerate(rows)}
+    seg_cos = {m: _cosines(rows, f"{m}_emb", q) for m, q in others.items()}
+    speech = _cosines(cues, "emb", vectors["speech"])
     out = []
-    for c in cues:
+    for c, said in zip(cues, speech):
         segs = [s for s in over.get(c["video_id"], []) if s["start"] < c["end"] and s["end"] > c["start"]]
-        cos = {"speech": _cos(c["emb"], vectors["speech"])}
-        for m, q in others.items():
-            vals = [x for x in (_cos(s.get(f"{m}_emb"), q) for s in segs) if x is not None]
+        cos = {"speech": said}
+        for m in others:
+            vals = [x for x in (seg_cos[m][at[id(s)]] for s in segs) if x is not None]
             cos[m] = max(vals) if vals else None
         read = "\n".join(s["read_text"] for s in segs if s.get("read_text")) or None
         perceived = [{k: s[k] for k in LABELS if k in s and k != "read_text"} for s in segs]
