@@ -133,8 +133,8 @@ def test_actors_load_only_what_their_work_needs(tmp_path):
     code = f"""
 import dataclasses, sys
 import pipelines._actors as A, pipelines._decoder as D
-from avu.ingest.config import IngestConfig
-cfg = dataclasses.asdict(IngestConfig(asr="off", speakers="off", perception=None))
+from tests.factory import LEAN
+cfg = dataclasses.asdict(LEAN)
 D.Decoder.__ray_metadata__.modified_class(cfg)
 heavy = ("torch", "lancedb", "sentence_transformers", "transformers", "sklearn")
 print(sorted(m for m in heavy if m in sys.modules))
