@@ -268,3 +268,25 @@ def test_avu_train_dispatches_the_esc10_recipe(tmp_path, monkeypatch):
     assert calls["out"] == tmp_path and calls["command"] == "avu train configs/esc10.yaml"
     assert json.loads(res.output.strip().splitlines()[-1]) == {"weights": str(tmp_path / "esc10.safetensors"),
                                                                "bytes": 3}
+
+
+def test_seen_and_heard_agree_in_one_encoder_batch():
+    """`agreement_rows` pairs a label seen with a sound heard when their vectors agree, encoding
+    every label of the video in one batch (not one call per label and segment)."""
+    from avu.events.perceived import agreement_rows
+
+    axes = {"dog": [1, 0, 0], "Bark": [0.9, 0.3, 0.3], "car": [0, 1, 0], "Rain": [0, 0, 1]}
+    calls = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return np.array([axes[t] for t in texts], dtype=np.float32)
+
+    segs = [{"start": 0.0, "end": 2.0, "seen_json": json.dumps([["dog", 0.9]]),
+             "objects_json": json.dumps([["car", 0.7, 2]]), "heard_json": json.dumps([["Bark", 0.6], ["Rain", 0.4]])},
+            {"start": 2.0, "end": 4.0, "seen_json": json.dumps([["car", 0.8]]), "objects_json": None,
+             "heard_json": json.dumps([["Rain", 0.5]])},
+            {"start": 4.0, "end": 6.0, "seen_json": None, "objects_json": None, "heard_json": None}]
+    rows = agreement_rows(segs, encode=encode, agree=0.5)
+    assert len(calls) == 1 and sorted(calls[0]) == ["Bark", "Rain", "car", "dog"]
+    assert rows == [(0.0, 2.0, {"dog + Bark": 0.6}), (2.0, 4.0, {"dog + Bark": 0.0}), (4.0, 6.0, {"dog + Bark": 0.0})]

@@ -22,6 +22,7 @@ events section), not learned.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from typing import Callable, Sequence
 
@@ -125,24 +126,36 @@ def default_prompts() -> AudioSetPrompts:
     return AudioSetPrompts()
 
 
-@functools.lru_cache(maxsize=4096)
-def _label_vec(label: str) -> tuple:
-    return tuple(_minilm([label])[0])
+_LABEL_VECS: dict[str, np.ndarray] = {}  # MiniLM vectors of the labels met so far (the default encoder)
+
+
+def _label_vecs(labels: Sequence[str], encode: Encoder | None) -> dict[str, np.ndarray]:
+    """{label: vector} for `labels`, encoded in one batch (the default encoder's vectors are kept)."""
+    if encode is not None:
+        labels = list(dict.fromkeys(labels))
+        return dict(zip(labels, np.asarray(encode(labels), np.float64))) if labels else {}
+    new = [lab for lab in dict.fromkeys(labels) if lab not in _LABEL_VECS]
+    if new:
+        _LABEL_VECS.update(zip(new, np.asarray(_minilm(new), np.float64)))
+    return {lab: _LABEL_VECS[lab] for lab in labels}
 
 
 def agreement_rows(segs: Sequence[dict], *, encode: Encoder | None = None, agree: float = AGREE) -> list:
     """(start, end, {"<seen> + <heard>": score}) per segment where a thing seen and a sound heard agree."""
-    vec = (lambda lab: np.asarray(encode([lab])[0])) if encode else (lambda lab: np.asarray(_label_vec(lab)))
-    rows = []
+    tagged = []
     for s in segs:
         seen = {**_tags(s.get("seen_json")), **{o[0]: float(o[1]) for o in json.loads(s.get("objects_json") or "[]")}}
-        heard = _tags(s.get("heard_json"))
+        tagged.append((s["start"], s["end"], seen, _tags(s.get("heard_json"))))
+    vecs = _label_vecs([lab for _, _, seen, heard in tagged for lab in (*seen, *heard)], encode)
+    rows = []
+    for start, end, seen, heard in tagged:
         pairs = {}
-        for a, sa in seen.items():
-            for b, sb in heard.items():
-                if float(vec(a) @ vec(b)) >= agree:
+        if seen and heard:
+            sim = np.stack([vecs[a] for a in seen]) @ np.stack([vecs[b] for b in heard]).T
+            for (i, (a, sa)), (j, (b, sb)) in itertools.product(enumerate(seen.items()), enumerate(heard.items())):
+                if sim[i, j] >= agree:
                     pairs[f"{a} + {b}"] = min(sa, sb)
-        rows.append((s["start"], s["end"], pairs))
+        rows.append((start, end, pairs))
     labels = {lab for _, _, t in rows for lab in t}
     return [(a, b, {lab: t.get(lab, 0.0) for lab in labels}) for a, b, t in rows]
 
