@@ -90,6 +90,25 @@ def test_cluster_size_is_measured_in_seconds_of_speech():
         covered_seconds(support[:2], np.zeros(3, dtype=np.int64), 1)
 
 
+def test_a_window_straddling_a_change_of_voice_founds_no_speaker():
+    from avu.speakers.cluster import change_windows
+
+    rng = np.random.default_rng(3)
+    a, b = _unit(0), _unit(1)
+    mixed = (a + b) / np.linalg.norm(a + b)  # a window half over each voice
+    emb = np.stack([a] * 4 + [mixed] + [b] * 4) + 0.05 * rng.normal(size=(9, 256)) / 16
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    support = [(i * 50, i * 50 + 100) for i in range(9)]  # 1 s windows every 0.5 s
+    assert list(change_windows(emb, support, 0.6)) == [4]  # its neighbours are different voices
+    kw = {"threshold": 0.2, "min_windows": 1, "support": support, "merge_similarity": 0.9}
+    assert len(set(cluster_windows(emb, change_similarity=0.0, **kw))) == 3  # kept: a third "voice"
+    labels = cluster_windows(emb, change_similarity=0.6, **kw)  # set aside, then the nearest voice
+    assert len(set(labels)) == 2 and len(set(labels[:4])) == 1 and len(set(labels[5:])) == 1
+    assert labels[4] in (labels[0], labels[5])
+    with pytest.raises(ValueError, match="window spans"):
+        cluster_windows(emb, support=support[:3], threshold=0.2)
+
+
 # -- voice activity ----------------------------------------------------------------------------
 @pytest.mark.shared
 def test_voice_activity_on_speech_and_on_a_squeaking_bunny(shared_data):

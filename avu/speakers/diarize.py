@@ -6,9 +6,11 @@ The steps, all on the CPU and offline:
 2. Windows of `window` seconds every `hop` seconds inside each region (one centred window for a
    shorter region) are embedded by the GE2E voice encoder (`avu.speakers.encoder`).
 3. The embeddings are clustered with the number of speakers estimated (`avu.speakers.cluster`:
-   average-linkage cosine cut at `threshold`, clusters covering under `min_cluster_s` seconds
-   folded, near-identical voices merged). Windows are short (1 s, every 0.5 s) so one 1.3 s
-   sentence of a voice gives two windows covering all of it, enough to found that voice's cluster.
+   windows straddling a change of voice set aside, average-linkage cosine cut at `threshold`,
+   clusters covering under `min_cluster_s` seconds folded, then clusters merged while their
+   similarity, corrected for how alike each one's own windows are, reaches `merge_similarity`).
+   Windows are short (1 s, every 0.5 s) so one 1.3 s sentence of a voice gives two windows
+   covering all of it, enough to found that voice's cluster.
 4. Every 10 ms speech frame takes the speaker whose centroid is most similar to the windows covering
    it (each window weighted by a triangle peaking at its centre), and a run shorter than `min_turn`
    joins the neighbouring run that scores better on it. Turns are these runs; a turn's confidence is
@@ -48,10 +50,13 @@ class DiarizeConfig:
 
     window: float = 1.0  # seconds of audio per voice embedding
     hop: float = 0.5  # seconds between window starts inside a speech region
-    threshold: float = 0.34  # cosine distance at which speaker clusters stop merging (average linkage)
+    threshold: float = 0.34  # cosine distance at which the over-clustering stops (average linkage)
     min_windows: int = 1  # a cluster with fewer windows joins the nearest larger one
     min_cluster_s: float = 1.0  # a cluster whose windows cover fewer seconds joins the nearest larger one
-    merge_similarity: float = 0.78  # clusters with centroids at least this cosine-similar merge (1 = never)
+    merge_similarity: float = 0.82  # clusters merge while their corrected similarity is at least this
+    within_prior: float = 0.7  # a cluster's own mean window cosine is shrunk toward this ...
+    prior_weight: float = 1.0  # ... with the weight of this many window pairs
+    change_similarity: float = 0.6  # a window whose two neighbours are less alike is set aside (0 = off)
     min_turn: float = 0.5  # seconds: shorter runs of one speaker join a neighbouring run
     min_speech: float = 0.8  # seconds of speech needed before any speaker is reported
     temperature: float = 10.0  # softmax scale on cosine similarities for turn confidence
@@ -66,9 +71,9 @@ class DiarizeConfig:
         if not 0 < self.threshold < 2:
             raise ValueError(f"threshold is a cosine distance in (0, 2), got {self.threshold}")
         if self.min_windows < 1 or self.min_cluster_s < 0 or self.min_turn < 0 or self.min_speech <= 0 \
-                or self.overlap_margin < 0:
+                or self.overlap_margin < 0 or self.prior_weight < 0 or not 0 <= self.within_prior <= 1:
             raise ValueError("min_windows >= 1, min_cluster_s >= 0, min_turn >= 0, min_speech > 0, "
-                             "overlap_margin >= 0")
+                             "overlap_margin >= 0, prior_weight >= 0, 0 <= within_prior <= 1")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
 
@@ -185,7 +190,9 @@ def assign_speakers(sw: SpeechWindows, *, config: DiarizeConfig = DiarizeConfig(
     emb, n = sw.emb, sw.n_frames
     labels = cluster_windows(emb, threshold=config.threshold, min_windows=config.min_windows,
                              merge_similarity=config.merge_similarity, support=sw.support,
-                             min_seconds=config.min_cluster_s, frame_s=FRAME_S)
+                             min_seconds=config.min_cluster_s, frame_s=FRAME_S,
+                             within_prior=config.within_prior, prior_weight=config.prior_weight,
+                             change_similarity=config.change_similarity)
     k = int(labels.max()) + 1
     cents = centroids(emb.astype(np.float64), labels, k)
     scores = _frame_scores(emb @ cents.T, sw.support, n)
