@@ -126,7 +126,8 @@ def default_prompts() -> AudioSetPrompts:
     return AudioSetPrompts()
 
 
-_LABEL_VECS: dict[str, np.ndarray] = {}  # MiniLM vectors of the labels met so far (the default encoder)
+# MiniLM vectors of the labels met so far (the default encoder): ImageNet, COCO and AudioSet names, so bounded
+_LABEL_VECS: dict[str, np.ndarray] = {}
 
 
 def _label_vecs(labels: Sequence[str], encode: Encoder | None) -> dict[str, np.ndarray]:

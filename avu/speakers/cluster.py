@@ -79,7 +79,8 @@ def _corrected(emb: np.ndarray, labels: np.ndarray, k: int, prior: float, weight
     sums = np.stack([emb[labels == j].sum(0) for j in range(k)])
     n = np.bincount(labels, minlength=k).astype(np.float64)
     dots = sums @ sums.T
-    within = (((np.diag(dots) - n) / 2 + weight * prior) / (n * (n - 1) / 2 + weight)).clip(1e-3)
+    den = n * (n - 1) / 2 + weight  # window pairs, plus the prior's weight
+    within = np.where(den > 0, ((np.diag(dots) - n) / 2 + weight * prior) / np.maximum(den, 1e-12), 1.0).clip(1e-3)
     c = dots / np.outer(n, n) / np.sqrt(np.outer(within, within))
     np.fill_diagonal(c, -np.inf)
     return c
@@ -135,7 +136,7 @@ def cluster_windows(emb: np.ndarray, *, threshold: float, min_windows: int = 1, 
     `threshold`: the cosine distance (average linkage) at which over-clustering stops.
     `min_windows` / `min_seconds`: smaller clusters (windows; seconds covered, needs `support`, the
     [a, b) frame span of each window) fold into their nearest larger one. `merge_similarity`:
-    clusters merge while their corrected similarity is at least this (> the largest possible: never).
+    clusters merge while their corrected similarity is at least this (`np.inf`: never).
     `within_prior`, `prior_weight`: the shrinkage of a cluster's own similarity. `change_similarity`:
     windows whose neighbours are less alike are set aside (0: none; needs `support`).
     """
