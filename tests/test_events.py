@@ -290,3 +290,28 @@ def test_seen_and_heard_agree_in_one_encoder_batch():
     rows = agreement_rows(segs, encode=encode, agree=0.5)
     assert len(calls) == 1 and sorted(calls[0]) == ["Bark", "Rain", "car", "dog"]
     assert rows == [(0.0, 2.0, {"dog + Bark": 0.6}), (2.0, 4.0, {"dog + Bark": 0.0}), (4.0, 6.0, {"dog + Bark": 0.0})]
+
+
+def test_audioset_class_vectors_are_encoded_once_per_user(tmp_path, monkeypatch):
+    """The ~630 AudioSet class descriptions are encoded once and kept in the user cache (keyed by
+    the model version and the texts); a torn cache file is encoded again."""
+    import avu.events.perceived as perceived
+
+    calls = []
+
+    def fake_minilm(texts):
+        calls.append(len(texts))
+        return np.stack([np.random.default_rng(len(t)).normal(size=384) for t in texts]).astype(np.float32)
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(perceived, "_minilm", fake_minilm)
+    first = perceived.AudioSetPrompts()
+    assert len(calls) == 1 and calls[0] == len(first.names) > 500
+    (cached,) = (tmp_path / ".cache" / "avu" / "audioset-classes").glob("minilm-*.npy")
+    again = perceived.AudioSetPrompts()
+    assert len(calls) == 1 and np.array_equal(again._vecs, first._vecs)
+    cached.write_bytes(cached.read_bytes()[:100])  # torn
+    third = perceived.AudioSetPrompts()
+    assert len(calls) == 2 and np.array_equal(third._vecs, first._vecs)
+    perceived.AudioSetPrompts(encode=fake_minilm)  # an encoder of one's own is not cached
+    assert len(calls) == 3

@@ -22,8 +22,10 @@ events section), not learned.
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
+import os
 from typing import Callable, Sequence
 
 import numpy as np
@@ -94,7 +96,34 @@ class AudioSetPrompts:
                 texts.append((", ".join(ups) + ". " if ups else "") + f"{n}: {by_name[n].get('description', '')}")
         else:  # no ontology: the class names alone (those a video's tags use are added on demand)
             self.names, texts = [], []
-        self._vecs = np.asarray(self.encode(texts), np.float64) if texts else np.zeros((0, 384))
+        self._vecs = self._class_vectors(texts, cache=encode is None) if texts else np.zeros((0, 384))
+
+    def _class_vectors(self, texts: list[str], *, cache: bool) -> np.ndarray:
+        """The classes' MiniLM vectors; with the default encoder kept in the user cache, keyed by the
+        model version and the texts (encoding the ~630 descriptions costs ~10 s per process)."""
+        if not cache:
+            return np.asarray(self.encode(texts), np.float64)
+        from avu._paths import user_cache
+        from avu.models.text import minilm_version
+
+        key = hashlib.sha256("\n".join([minilm_version(), *texts]).encode()).hexdigest()[:16]
+        path = user_cache("audioset-classes", f"minilm-{key}.npy")
+        try:
+            vecs = np.load(path, allow_pickle=False)
+            if vecs.shape[0] == len(texts) and np.isfinite(vecs).all():
+                return vecs.astype(np.float64)
+        except (OSError, ValueError):
+            pass  # absent, unreadable or torn: encode again
+        vecs = np.asarray(self.encode(texts), np.float64)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                np.save(f, vecs.astype(np.float32))
+            os.replace(tmp, path)  # readers see the whole file or none
+        except OSError:
+            pass  # a read-only home: no cache, same vectors
+        return vecs
 
     def weights(self, prompt: str, labels: Sequence[str] = ()) -> dict[str, float]:
         """{AudioSet class: weight in (0, 1]}, the best class 1; `UnknownPrompt` when nothing matches."""

