@@ -33,6 +33,7 @@ if __name__ == "__main__":  # run as a script (ray job submit): make the reposit
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avu.ingest import IngestConfig, discover
+from avu.media.frames import BACKENDS
 from avu.store import IndexStore
 from avu.store._fragments import remove_leftovers
 from pipelines._driver import Driver
@@ -54,6 +55,7 @@ class IngestOptions:
     batch: int = 8  # segments per decode/embed call
     ahead: int = 3  # decode/embed batches in flight per video, beyond the one being embedded
     decoder_threads: int | None = None  # FFmpeg threads per decode actor; None: the CPUs shared among them
+    video_backend: str = "pyav"  # decode actors' frame reader: "pyav" (one forward pass) or "decord"
     call_timeout: float = 300.0  # seconds a decode-actor call may run before its actor is replaced
     decode_memory_mb: int | None = 4096  # a decode actor's memory guard over its start-up size; None: none
     max_writes: int = 4  # no new video starts while this many finished ones wait at the writer
@@ -63,6 +65,8 @@ class IngestOptions:
             raise TypeError(f"IngestOptions.config must be an IngestConfig, got {type(self.config).__name__}")
         if (self.decoders is not None and self.decoders < 1) or self.embedders < 1:
             raise ValueError(f"need at least one decode and one embed actor, got {self.decoders}, {self.embedders}")
+        if self.video_backend not in BACKENDS:
+            raise ValueError(f"video_backend must be one of {BACKENDS}, got {self.video_backend!r}")
         if self.decoder_threads is not None and self.decoder_threads < 1:
             raise ValueError(f"decoder_threads must be >= 1, got {self.decoder_threads}")
         if self.decode_memory_mb is not None and self.decode_memory_mb < 64:
@@ -98,11 +102,24 @@ def run_ingest(paths: list, index: str, opts: IngestOptions | None = None, *, pr
     if not todo:
         return skipped
     IndexStore.check(index, create=True)  # fail fast on a bad index folder, before starting Ray
+    todo = largest_first(todo)
     ncpu = os.cpu_count() or 1
     decoders = min(opts.decoders or ncpu, len(todo))
     with ray_session(opts.ray_address, cpus=max(ncpu, decoders + opts.embedders)):
         results = _run_on_ray(todo, index, opts, decoders, progress, stats, t0)
     return skipped + results
+
+
+def largest_first(files: list[str]) -> list[str]:
+    """`files` by size, largest first (ties keep their order): a proxy for decode work, so the job
+    ends on short videos and no decode actor idles while another finishes a long one (longest
+    processing time first). `avu bench ingest`, 2 decode actors: 0.668 -> 0.749 of the decode limit."""
+    def size(path: str) -> int:
+        try:
+            return os.stat(path).st_size
+        except OSError:  # it fails later, with its reason
+            return 0
+    return sorted(files, key=size, reverse=True)
 
 
 def _run_on_ray(files, index, opts: IngestOptions, ndec: int, progress, stats: dict, t0: float) -> list[Result]:
@@ -114,7 +131,7 @@ def _run_on_ray(files, index, opts: IngestOptions, ndec: int, progress, stats: d
     threads = opts.decoder_threads or max(1, (os.cpu_count() or 1) // ndec)
 
     def new_decoder():
-        return Decoder.options(num_cpus=1).remote(cfg_d, threads, opts.decode_memory_mb)
+        return Decoder.options(num_cpus=1).remote(cfg_d, threads, opts.decode_memory_mb, opts.video_backend)
 
     already = IndexStore(index).done()
     remove_leftovers(index)  # fragments a dead run wrote and never committed; before anything writes

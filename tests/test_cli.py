@@ -34,6 +34,7 @@ def test_bench_decode_json(tiny_av):
         assert b["fps_full"] > 0 and b["fps_1hz"] > 0 and b["ratio_vs_ffmpeg"] > 0
         # every backend timed the whole clip (20 frames at 10 fps), and one frame a second of its 2 s
         assert b["frames_full"] == 20 and b["frames_1hz"] == 2
+        assert b["stream_frames"] == 4 and b["stream_cpu_s"] > 0  # 2 s at 2 fps, window by window
 
 
 @pytest.mark.slow

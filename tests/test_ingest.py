@@ -16,7 +16,7 @@ import pytest
 from avu.ingest import IngestConfig, IngestInputError, content_id, discover
 from avu.media import segments
 from avu.store import IndexStore, InvalidIndex
-from pipelines.ingest import IngestOptions, add_videos, run_ingest
+from pipelines.ingest import IngestOptions, add_videos, largest_first, run_ingest
 from tests import factory
 from tests._perceived_index import perceived_index
 from tests.conftest import SHARED_CLIPS
@@ -189,6 +189,14 @@ def test_discover_keeps_a_missing_entry_of_a_list(tmp_path, tiny_av):
     listing = tmp_path / "batch.txt"
     listing.write_text(f"{tiny_av}\ngone.mp4\n")
     assert discover([listing]) == [tiny_av, tmp_path / "gone.mp4"]  # the batch goes on; ingest records why
+
+
+def test_largest_files_start_first(tmp_path):
+    sizes = {"a.mp4": 10, "b.mp4": 300, "c.mp4": 10, "d.mp4": 4000}
+    for name, n in sizes.items():
+        (tmp_path / name).write_bytes(b"x" * n)
+    files = [str(tmp_path / n) for n in [*sizes, "gone.mp4"]]  # a missing file fails later, with its reason
+    assert [Path(f).name for f in largest_first(files)] == ["d.mp4", "b.mp4", "a.mp4", "c.mp4", "gone.mp4"]
 
 
 @pytest.mark.slow

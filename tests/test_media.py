@@ -109,6 +109,32 @@ def test_pyav_decodes_with_slice_threads_only(gop_video):
         v.close()
 
 
+def test_pyav_reads_windows_in_order_in_one_pass(long_gop_video, monkeypatch):
+    """Windows read in time order (a clip stream) go on decoding where the last one stopped: no seek,
+    and the same frames as a fresh reader per window (which seeks to each one's keyframe)."""
+    from avu.media._pyav import PyAVVideo
+
+    seeks = []
+    real = PyAVVideo._seek
+    monkeypatch.setattr(PyAVVideo, "_seek", lambda self, t: (seeks.append(t), real(self, t)))
+    starts = [0.0, 1.0, 2.5, 4.0, 6.0, 8.0]
+    with VideoFile(long_gop_video, backend="pyav") as v:
+        streamed = [v.arrays(fps=2, start=s, end=s + 1.0) for s in starts]
+    assert seeks == []  # 10 s, a keyframe every 5 s: the old reader sought at every window past 2 s
+    for s, (arrays, pts) in zip(starts, streamed):
+        with VideoFile(long_gop_video, backend="pyav") as fresh:
+            want_arrays, want_pts = fresh.arrays(fps=2, start=s, end=s + 1.0)
+        assert pts.tolist() == pytest.approx([s, s + 0.5], abs=1e-6) and np.array_equal(pts, want_pts)
+        assert np.array_equal(arrays, want_arrays)
+    with VideoFile(long_gop_video, backend="pyav") as v:  # going back, or far ahead, seeks
+        v.arrays(fps=2, start=6.0, end=7.0)
+        seeks.clear()
+        assert v.arrays(fps=2, start=1.0, end=2.0)[1].tolist() == pytest.approx([1.0, 1.5], abs=1e-6)
+        assert seeks == [1.0]
+        assert v.arrays(fps=2, start=9.0, end=10.0)[1].tolist() == pytest.approx([9.0, 9.5], abs=1e-6)
+        assert seeks == [1.0, 9.0]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_rotated_video_comes_out_upright(media_dir, backend):
     path = factory.make_video(media_dir / "rot90.mp4", codec="libx264", pix_fmt="yuv420p", rotation=90)

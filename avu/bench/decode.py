@@ -4,6 +4,10 @@ For one clip, on the same cores and thread count: `ffmpeg -threads T -i clip -vf
 scale=224:224,format=rgb24 -f null -` is the decode limit; each backend's `read_frames` at the
 full frame rate (resized to 224 px) and at 1 frame per second are timed against it. Each figure
 is the best of `repeats` runs, so a background hiccup does not decide the ratio.
+
+`stream_cpu_s` is what an ingest decode actor pays per backend: CPU seconds of the whole process
+(decoder threads included) to read the clip as a clip stream does, 2 s windows in time order at
+2 fps and 224 px on one thread (`VideoFile.arrays` window after window).
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import time
 from pathlib import Path
 
 from avu.eval._machine import machine  # the benchmarks import it from here too
-from avu.media.frames import BACKENDS, default_threads, read_frames
+from avu.media.frames import BACKENDS, VideoFile, default_threads, read_frames
 from avu.media.probe import probe
 
 
@@ -37,6 +41,27 @@ def ffmpeg_decode_seconds(clip: str | Path, *, size: int = 224, threads: int, re
     return secs
 
 
+def stream_cpu_seconds(clip: str | Path, backend: str, *, size: int = 224, window: float = 2.0,
+                       fps: float = 2.0, repeats: int = 3) -> tuple[float, int]:
+    """Process CPU seconds (best of N) to read `clip` window by window in time order, and the frames read."""
+    duration = probe(clip).duration
+
+    def read() -> int:
+        n, t = 0, 0.0
+        with VideoFile(clip, size=size, backend=backend, threads=1) as v:
+            while t < duration:
+                n += len(v.arrays(fps=fps, start=t, end=min(t + window, duration))[1])
+                t += window
+        return n
+
+    best, frames = float("inf"), 0
+    for _ in range(repeats):
+        c = time.process_time()
+        frames = read()
+        best = min(best, time.process_time() - c)
+    return best, frames
+
+
 def bench_decode(clip: str | Path, *, size: int = 224, threads: int | None = None,
                  repeats: int = 3) -> dict:
     """Measure and return `{"clip", "ffmpeg_fps", "backends": {name: {...}}, ...}`."""
@@ -52,11 +77,14 @@ def bench_decode(clip: str | Path, *, size: int = 224, threads: int | None = Non
     for backend in BACKENDS:
         full_s, full = _best_of(repeats, lambda: read_frames(clip, size=size, backend=backend, threads=threads))
         hz_s, hz = _best_of(repeats, lambda: read_frames(clip, fps=1, size=size, backend=backend, threads=threads))
+        stream_s, stream_n = stream_cpu_seconds(clip, backend, size=size, repeats=repeats)
         out["backends"][backend] = {
             "frames_full": len(full),  # frames decoded at the full rate: every frame of the clip
             "frames_1hz": len(hz),  # frames decoded at 1 fps: one a second
             "fps_full": round(len(full) / full_s, 1),
             "fps_1hz": round(len(hz) / hz_s, 1),
             "ratio_vs_ffmpeg": round(len(full) / full_s / ffmpeg_fps, 3),
+            "stream_cpu_s": round(stream_s, 3),  # CPU s to read the clip as ingest does (2 s windows, 2 fps)
+            "stream_frames": stream_n,
         }
     return out

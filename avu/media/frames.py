@@ -89,6 +89,8 @@ class VideoFile:
             self._impl = PyAVVideo(self.path, size=self._hw, threads=self._threads)
 
     def _read(self, wanted, seek, start, end):
+        if self.backend != "decord":  # (importing decord loads its own FFmpeg: ~60 MB a process)
+            return self._impl.read(wanted, seek, start, end)
         from avu.media._decord import DecordUnsupported
 
         try:
