@@ -25,12 +25,14 @@ from avu.ingest.plan import plan_video
 from avu.media import ClipReader, MediaInfo, MediaTooLarge, Segment, probe
 from pipelines._process import limit_memory, limit_threads, malloc_trim
 
+VIDEO_BACKEND = "pyav"  # the decode actors' frame reader (see the module docstring)
+
 
 @ray.remote(max_restarts=-1, max_task_retries=3)
 class Decoder:
     """Plans a video (hash, probe, subtitles or ASR) and streams it segment by segment."""
 
-    def __init__(self, cfg: dict, threads: int = 1, memory_mb: int | None = None, backend: str = "pyav"):
+    def __init__(self, cfg: dict, threads: int = 1, memory_mb: int | None = None, backend: str = VIDEO_BACKEND):
         self.cfg = IngestConfig(**cfg)
         self.threads, self.backend = threads, backend
         limit_threads(threads)

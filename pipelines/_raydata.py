@@ -24,16 +24,17 @@ import ray
 from avu.ingest.config import IngestConfig
 from avu.store import IndexStore
 from avu.store._fragments import Committer, FragmentWriter, remove_leftovers
+from pipelines._decoder import VIDEO_BACKEND
 from pipelines._jobs import Job, Result, describe_error, video_row
 
 
 class _Decode:
     """flat_map stage: one video in, one record per batch of `batch` clips out."""
 
-    def __init__(self, cfg: dict, batch: int, threads: int = 1):
+    def __init__(self, cfg: dict, batch: int, threads: int = 1, backend: str = VIDEO_BACKEND):
         from pipelines._process import limit_threads
 
-        self.cfg, self.batch, self.threads = IngestConfig(**cfg), batch, threads
+        self.cfg, self.batch, self.threads, self.backend = IngestConfig(**cfg), batch, threads, backend
         limit_threads(threads)
 
     def __call__(self, item: dict):
@@ -48,7 +49,7 @@ class _Decode:
             spans, n = job.plan.spans, math.ceil(len(job.plan.spans) / self.batch)
             video = video_row(job, self.cfg, {})
             reader = ClipReader(job.path, fps=self.cfg.fps, size=self.cfg.size, sr=self.cfg.sample_rate,
-                                threads=self.threads, arrays="numpy")
+                                threads=self.threads, arrays="numpy", backend=self.backend)
             try:
                 for b in range(n):
                     part = spans[b * self.batch:(b + 1) * self.batch]

@@ -36,6 +36,7 @@ from avu.ingest import IngestConfig, discover
 from avu.media.frames import BACKENDS
 from avu.store import IndexStore
 from avu.store._fragments import remove_leftovers
+from pipelines._decoder import VIDEO_BACKEND
 from pipelines._driver import Driver
 from pipelines._jobs import DriverLimits, IndexWriteError, Result
 from pipelines._ray import RayBackend, ray_session
@@ -55,7 +56,7 @@ class IngestOptions:
     batch: int = 8  # segments per decode/embed call
     ahead: int = 3  # decode/embed batches in flight per video, beyond the one being embedded
     decoder_threads: int | None = None  # FFmpeg threads per decode actor; None: the CPUs shared among them
-    video_backend: str = "pyav"  # decode actors' frame reader: "pyav" (one forward pass) or "decord"
+    video_backend: str = VIDEO_BACKEND  # decode actors' frame reader: "pyav" (one forward pass) or "decord"
     call_timeout: float = 300.0  # seconds a decode-actor call may run before its actor is replaced
     decode_memory_mb: int | None = 4096  # a decode actor's memory guard over its start-up size; None: none
     max_writes: int = 4  # no new video starts while this many finished ones wait at the writer
