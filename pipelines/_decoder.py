@@ -48,13 +48,12 @@ class Decoder:
     def _guarded(self, path: str, fn):
         try:
             return fn()
-        except MemoryError:  # the guard tripped in Python code (FFmpeg's own is MediaTooLarge already)
-            self._drop(path)
-            raise MediaTooLarge(path, f"decoding needs more than the {self.memory_mb} MB memory limit "
-                                      "of a decode actor") from None
         except BaseException as e:
             traceback.clear_frames(e.__traceback__)  # the failed call's locals (decoded frames) can go now
             self._drop(path)
+            if isinstance(e, MemoryError):  # the guard tripped in Python code (FFmpeg's own is MediaTooLarge)
+                raise MediaTooLarge(path, f"decoding needs more than the {self.memory_mb} MB memory limit "
+                                          "of a decode actor") from None
             raise
 
     def _drop(self, path: str) -> None:
