@@ -160,8 +160,9 @@ def test_windows_on_long_gops(long_gop_video, backend):
                                                          [2.5, 3.0])]
 
 
-def test_video_file_reads_windows_in_any_order(tiny_av):
-    with VideoFile(tiny_av) as v:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_video_file_reads_windows_in_any_order(tiny_av, backend):
+    with VideoFile(tiny_av, backend=backend) as v:
         late = v.frames(start=1.5, end=1.7)
         early = v.frames(times=[0.3])
     assert indices(late) == [15, 16] and indices(early) == [3]

@@ -110,13 +110,10 @@ class PyAVVideo:
             raise CorruptMedia(self.path, f"decoding failed ({_ffmpeg_reason(e)})") from None
 
     def read(self, times: np.ndarray | None, seek: str, start: float, end: float):
-        if times is None:
-            out = self._read_range(start, end)
-        elif seek == "approximate":
-            out = self._read_keyframes(times)
-        else:
+        if times is not None and seek != "approximate":
             return self._read_exact(np.asarray(times, dtype=np.float64))
-        self._stream = None  # the container moved: the next exact read seeks
+        out = self._read_range(start, end) if times is None else self._read_keyframes(times)
+        self._stream, self._moved = None, True  # the container moved: the next exact read seeks
         return out
 
     def _read_range(self, start: float, end: float):
