@@ -21,12 +21,13 @@ from avu.media.frames import BACKENDS, VideoFile, default_threads, read_frames
 from avu.media.probe import probe
 
 
-def _best_of(repeats: int, fn) -> tuple[float, object]:
+def _best_of(repeats: int, fn, clock=time.perf_counter) -> tuple[float, object]:
+    """The least `clock` seconds `fn` took over `repeats` runs, and its last result."""
     best, result = float("inf"), None
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = clock()
         result = fn()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
     return best, result
 
 
@@ -54,12 +55,7 @@ def stream_cpu_seconds(clip: str | Path, backend: str, *, size: int = 224, windo
                 t += window
         return n
 
-    best, frames = float("inf"), 0
-    for _ in range(repeats):
-        c = time.process_time()
-        frames = read()
-        best = min(best, time.process_time() - c)
-    return best, frames
+    return _best_of(repeats, read, clock=time.process_time)
 
 
 def bench_decode(clip: str | Path, *, size: int = 224, threads: int | None = None,
