@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import av
 import librosa
 import numpy as np
 import pytest
@@ -222,6 +223,27 @@ def test_audio_file_windows_concatenate_to_whole(tiny_av):
     assert all(len(p) == 4000 for p in parts)
     assert torch.equal(torch.cat(parts), whole[:32000])
     assert torch.allclose(again, whole[8000:12000], atol=1e-6)
+
+
+def test_audio_file_equals_one_frame_at_a_time(media_dir):
+    """The grouped resampling (frames joined in FFmpeg's FIFO) gives exactly the samples of a
+    resampler fed one decoded frame at a time: 5.1 AAC at 48 kHz, several groups long."""
+    src = media_dir / "six_channels.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi",
+                    "-i", "sine=frequency=440:duration=3:sample_rate=48000",
+                    "-af", "pan=5.1|FL=c0|FR=0.5*c0|FC=0.3*c0|LFE=0.1*c0|BL=0.2*c0|BR=0.7*c0",
+                    "-c:a", "aac", str(src)], check=True)
+    want, resampler = [], av.AudioResampler(format="fltp", layout="mono", rate=16000)
+    with av.open(str(src)) as c:
+        for frame in c.decode(audio=0):
+            frame.pts = None
+            want += [out.to_ndarray() for out in resampler.resample(frame)]
+    want += [out.to_ndarray() for out in resampler.resample(None)]
+    want = np.concatenate(want, axis=1)[0]
+    with AudioFile(src) as f:
+        got = np.concatenate([f.samples(s, s + 0.5)[0] for s in np.arange(0, 3.0, 0.5)])
+    assert got.shape == want[:len(got)].shape and np.array_equal(got, want[:len(got)])
+    assert np.array_equal(read_audio(src).waveform.numpy(), want[:read_audio(src).num_samples])
 
 
 def test_no_audio_stream(tiny_video_only):
