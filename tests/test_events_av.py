@@ -22,7 +22,7 @@ from avu.events import prompts as P
 from avu.events import visual as V
 from avu.events.detect import DEFAULT_WEIGHTS, Event, EventModel
 from avu.events.esc10 import Esc10Config, build_model, save_model
-from avu.events.timeline import file_events, segment_scores
+from avu.events.timeline import segment_scores
 from avu.media._write import mux_audio, mux_frames
 from avu.media.audio import read_audio
 
@@ -260,29 +260,26 @@ def _fold5(shared_data, category: str) -> list[str]:
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_heldout_boundaries_on_assembled_videos(tmp_path, shared_data):
-    """The rule, fixed before measuring: every fold-5 dog clip, paired in name order with every
-    fold-5 rain clip, makes one video (3 s silence, the dog clip, the rain clip; 13 s). Clips are
-    not chosen: some hold a single bark or fall silent early, and those boundaries come out late.
+def test_heldout_boundaries_on_assembled_videos(shared_data):
+    """`avu eval boundaries` (its rule, fixed before measuring, is in `avu.eval.boundaries`): every
+    fold-5 dog clip, paired in name order with every fold-5 rain clip, after 3 s of silence.
 
-    Measured (esc10_heldout5): 7 of 8 videos give [dog, rain] (5-9032-A's dog is heard as
-    clock_tick); of their 28 boundaries 21 are within 0.5 s and 25 within 1 s, the worst 3.5 s (a
-    dog clip whose barking stops early, a rain clip that starts quietly)."""
-    model, folds = _heldout(shared_data)
-    dogs, rains = _fold5(shared_data, "dog"), _fold5(shared_data, "rain")
-    assert len(dogs) == len(rains) == 8 and {folds[n] for n in dogs + rains} == {"5"}
-    torch.set_num_threads(1)
-    root = shared_data / "esc10"
-    right, errors = 0, []
-    for k, (dog, rain) in enumerate(zip(dogs, rains)):
-        wave = np.concatenate([np.zeros(3 * SR, np.float32), clip(root, dog), clip(root, rain)])
-        ev = file_events(write_video(tmp_path / f"assembled_{k}.mkv", 13.0, still((90, 90, 90)), audio=wave), model)
-        if [e.label for e in ev] == ["dog", "rain"]:
-            right += 1
-            errors += [abs(ev[0].start - 3), abs(ev[0].end - 8), abs(ev[1].start - 8), abs(ev[1].end - 13)]
-    within_half, within_one = (sum(e <= t for e in errors) for t in (0.5, 1.0))
-    assert right >= 6, right  # measured 7
-    assert within_half >= 0.6 * len(errors) and within_one >= 0.8 * len(errors), errors  # measured 21 and 25 of 28
+    Measured (the shipped esc10_heldout5): 7 of 8 sounds give [dog, rain] (5-9032-A's dog is heard
+    as clock_tick); of their 28 boundaries 21 are within 0.5 s and 25 within 1 s, the worst 3.5 s (a
+    dog clip whose barking stops early, a rain clip that starts quietly). A retraining by today's
+    code gives 4, 6 or 4 of 8 for seeds 0, 1, 2 (README): the threshold holds for this model."""
+    _heldout(shared_data)
+    from avu.cli import app
+
+    res = CliRunner().invoke(app, ["eval", "boundaries", "--model", str(HELDOUT), "--json"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)
+    assert r["sounds"] == 8 and r["fold"] == 5 and [s["first"][:2] for s in r["per_sound"]] == ["5-"] * 8
+    assert r["boundaries"] == 4 * r["right"]
+    assert r["right"] >= 6, r["per_sound"]  # measured 7
+    assert r["within_0_5"] >= 0.6 * r["boundaries"] and r["within_1"] >= 0.8 * r["boundaries"], r  # 21, 25 of 28
+    full = CliRunner().invoke(app, ["eval", "boundaries", "--model", str(DEFAULT_WEIGHTS)])
+    assert full.exit_code == 1 and "trained on fold 5" in full.output and "Traceback" not in full.output
 
 
 @pytest.mark.shared

@@ -94,6 +94,25 @@ def ave(videos: Path = typer.Option(..., "--videos", help="Folder of AVE videos,
     print_json(result, indent=2)
 
 
+@app.command("boundaries")
+@clean_errors
+def boundaries(model: Optional[Path] = typer.Option(None, "--model", help="Event model .safetensors trained without "
+                                                    "--fold (default: the shipped esc10_heldout5)."),
+               fold: int = typer.Option(5, "--fold", help="The held-out ESC-10 fold the clips come from."),
+               as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
+    """Sound-event boundaries on held-out ESC-10 clips: every fold's dog clip, then a rain clip."""
+    from avu.eval.boundaries import run
+
+    result = run(model=model, fold=fold)
+    if as_json:
+        print_json(result)
+        return
+    print(f"{result['right']} of {result['sounds']} sounds give [{result['first']}, {result['second']}]; of their "
+          f"{result['boundaries']} boundaries {result['within_0_5']} within 0.5 s, {result['within_1']} within 1 s, "
+          f"the worst {result['worst_s']} s")
+    print_json(result, indent=1)
+
+
 @app.command("avshapes")
 @clean_errors
 def avshapes(config: Path = typer.Option(user_config("avshapes.yaml"), "--config", help="Base training config."),
