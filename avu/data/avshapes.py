@@ -168,7 +168,7 @@ def esc10_dir(cfg: AvShapesConfig) -> Path:
 def build(cfg: AvShapesConfig, root: str | Path = "runs/cache", *,
           progress: Callable[[int, int], None] | None = None) -> dict[str, AvShapesSplit]:
     """Render, encode, decode and cache the benchmark under `root`; a second call loads the cache."""
-    from avu.data.esc10 import read_meta
+    from avu.data.esc10 import clip_name, read_meta
     from avu.media.audio import log_mel, read_audio
     from avu.media.frames import read_frames
 
@@ -180,7 +180,7 @@ def build(cfg: AvShapesConfig, root: str | Path = "runs/cache", *,
     shutil.rmtree(cache, ignore_errors=True)
     clips: dict[int, list[tuple[str, str]]] = {}
     for r in read_meta(src):
-        clips.setdefault(int(r["fold"]), []).append(((r.get("path") or r["filename"]).split("/")[-1], r["category"]))
+        clips.setdefault(int(r["fold"]), []).append((clip_name(r), r["category"]))
     for f in (*cfg.train_folds, cfg.val_fold, cfg.test_fold):
         if f not in clips:
             raise RuntimeError(f"{src / 'meta.csv'}: fold {f} has no ESC-10 clips")

@@ -41,6 +41,11 @@ def read_meta(root: Path) -> list[dict[str, str]]:
     return rows
 
 
+def clip_name(row: dict[str, str]) -> str:
+    """The audio file name of a `read_meta` row (under `<root>/audio/`)."""
+    return (row.get("path") or row["filename"]).split("/")[-1]
+
+
 def load_esc10(root: Path, *, n_mels: int = 64) -> Esc10Data:
     """Decode every clip at 16 kHz, pad/cut to 5 s, compute log-mels in one batch."""
     rows = read_meta(root)
@@ -50,7 +55,7 @@ def load_esc10(root: Path, *, n_mels: int = 64) -> Esc10Data:
     n = int(SR * CLIP_SECONDS)
     waves, targets, folds, files = [], [], [], []
     for r in rows:
-        name = (r.get("path") or r["filename"]).split("/")[-1]
+        name = clip_name(r)
         w = read_audio(root / "audio" / name, sr=SR).waveform
         waves.append(F.pad(w, (0, max(0, n - w.shape[0])))[:n])
         targets.append(index[r["category"]])
@@ -71,11 +76,11 @@ def clip_waves(root: Path):
 
     def waves():
         for r in rows:
-            name = (r.get("path") or r["filename"]).split("/")[-1]
+            name = clip_name(r)
             w = read_audio(root / "audio" / name, sr=SR).waveform.numpy()[:n]
             yield np.pad(w, (0, max(0, n - w.shape[0]))), labels.index(r["category"]), int(r["fold"])
 
     return labels, waves()
 
 
-__all__ = ["CLIP_SECONDS", "Esc10Data", "HOP_MS", "SR", "clip_waves", "load_esc10", "read_meta"]
+__all__ = ["CLIP_SECONDS", "Esc10Data", "HOP_MS", "SR", "clip_name", "clip_waves", "load_esc10", "read_meta"]

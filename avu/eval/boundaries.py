@@ -42,7 +42,7 @@ def run(*, model: str | Path | None = None, data_dir: str | Path | None = None, 
     import torch
 
     from avu._paths import shared_data
-    from avu.data.esc10 import read_meta
+    from avu.data.esc10 import clip_name, read_meta
     from avu.events.detect import DEFAULT_WEIGHTS, EventModel
     from avu.events.timeline import file_events
     from avu.media.audio import read_audio
@@ -58,7 +58,7 @@ def run(*, model: str | Path | None = None, data_dir: str | Path | None = None, 
     rows = read_meta(root)
 
     def clips(category: str) -> list[str]:
-        return sorted(r["path"].split("/")[-1] for r in rows if r["fold"] == str(fold) and r["category"] == category)
+        return sorted(clip_name(r) for r in rows if r["fold"] == str(fold) and r["category"] == category)
 
     firsts, seconds = clips(first), clips(second)
     if not firsts or not seconds:
