@@ -11,7 +11,6 @@ import pytest
 
 import avu
 from avu.index import Hit
-from avu.ingest import IngestConfig
 from avu.store import IndexStore, InvalidIndex
 from pipelines.ingest import IngestOptions, run_ingest
 from tests import factory
@@ -94,7 +93,7 @@ def test_reader_during_ingest_sees_whole_videos_only(tmp_path):
         p.with_suffix(".srt").write_text(f"1\n00:00:01,000 --> 00:00:03,000\nclip number {p.stem[-2:]}\n")
     index = tmp_path / "idx"
     t = threading.Thread(target=run_ingest, args=([str(tmp_path / "c")], str(index),
-                                                  IngestOptions(config=IngestConfig(asr="off"), decoders=1)))
+                                                  IngestOptions(config=factory.LEAN, decoders=1)))
     t.start()
     seen = set()
     while t.is_alive():

@@ -11,7 +11,6 @@ import ray
 from ray.cluster_utils import Cluster
 from ray.util.state import list_actors
 
-from avu.ingest import IngestConfig
 from avu.store import IndexStore, InvalidIndex
 from pipelines.ingest import IngestOptions, run_ingest
 from tests import factory
@@ -37,7 +36,7 @@ def test_worker_node_killed_mid_job(cluster, tmp_path):
 
     def job():
         try:
-            opts = IngestOptions(config=IngestConfig(asr="off"), decoders=2, ray_address=c.address)
+            opts = IngestOptions(config=factory.LEAN, decoders=2, ray_address=c.address)
             out["results"] = run_ingest([str(tmp_path / "corpus")], str(index), opts)
         except BaseException as e:  # surfaced by the assertion below
             out["error"] = e

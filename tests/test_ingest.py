@@ -151,7 +151,8 @@ def test_video_without_subtitles_is_transcribed(shared_data, tmp_path):
     folder = tmp_path / "nosubs"
     folder.mkdir()
     (folder / "talk.mp4").symlink_to(shared_data / "video" / "manifesto.mp4")  # its .srt stays behind
-    results = run_ingest([str(folder)], str(tmp_path / "idx"), IngestOptions(config=IngestConfig(asr="auto")))
+    asr_only = IngestConfig(asr="auto", speakers="off", perception=None)  # what this test checks, nothing else
+    results = run_ingest([str(folder)], str(tmp_path / "idx"), IngestOptions(config=asr_only))
     assert [r.status for r in results] == ["done"]
     store = IndexStore(tmp_path / "idx")
     (vid,) = store.done()

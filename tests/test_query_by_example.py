@@ -47,8 +47,8 @@ def av_index(shared_data, tmp_path_factory):
     assert len({test.combos[i] for i in chosen}) == 6
     videos = [test.files[i] for i in chosen]
     TRUTH.update({v: (test.combos[i], test.sounds[i], test.captions[i]) for v, i in zip(videos, chosen)})
-    icfg = IngestConfig(asr="off", encoders={"text": None, "visual": ckpt, "audio": ckpt, "fused": ckpt,
-                                             "events": None})
+    icfg = IngestConfig(asr="off", speakers="off", perception=None,  # the trained encoders only
+                        encoders={"text": None, "visual": ckpt, "audio": ckpt, "fused": ckpt, "events": None})
     results = run_ingest(videos, str(tmp / "index"), IngestOptions(config=icfg))
     assert all(r.status == "done" for r in results), [r.error for r in results]
     return avu.open_index(tmp / "index"), videos, tmp
