@@ -84,6 +84,34 @@ def test_nested_on_real_training_runs():
     assert 0.0 <= r["mean_accuracy"] <= 1.0
 
 
+def test_eval_esc10_scratch_nested_runs_the_nested_protocol_on_the_recipe(monkeypatch, tmp_path):
+    """`avu eval esc10 --model scratch-nested --config Y --folds 5`: the recipe at Y is the nested
+    protocol's shipped candidate (beside the tried alternatives), on the folds asked for."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from avu.cli import eval as eval_commands
+
+    seen = {}
+
+    def fake_nested(base, candidates=None, *, folds, log):
+        seen.update(base=base, candidates=candidates, folds=folds)
+        return {"protocol": "nested", "folds": [0.5], "mean_accuracy": 0.5}
+
+    monkeypatch.setattr(N, "nested_cross_validate", fake_nested)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("epochs: 7\nwidth: 8\n")
+    r = CliRunner().invoke(eval_commands.app, ["esc10", "--model", "scratch-nested", "--config", str(recipe),
+                                               "--folds", "5", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["protocol"] == "nested" and seen["folds"] == (5,)
+    assert (seen["base"].epochs, seen["base"].width) == (7, 8) and seen["candidates"] is None  # CHOICES
+    missing = CliRunner().invoke(eval_commands.app, ["esc10", "--model", "scratch-nested", "--config",
+                                                     str(tmp_path / "nope.yaml"), "--json"])
+    assert missing.exit_code != 0 and "config not found" in missing.output
+
+
 # ---------------------------------------------------------------- MFCC + random forest ------------
 def test_mfcc_features_and_forest_on_separable_tones():
     sr, rng = 16000, np.random.default_rng(0)

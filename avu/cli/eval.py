@@ -26,6 +26,8 @@ app = typer.Typer(no_args_is_help=True, help="Evaluations on real data; each pri
 ESC10_MODELS: dict[str, Callable[[Path, tuple[int, ...], bool], dict]] = {
     "scratch": lambda config, folds, quiet: import_module("avu.eval.esc10").run(config=config, folds=folds,
                                                                                  log=not quiet),
+    "scratch-nested": lambda config, folds, quiet: import_module("avu.eval.esc10").run_nested(
+        config=config, folds=folds, log=not quiet),
     "mfcc-rf": lambda config, folds, quiet: import_module("avu.eval.esc10_mfcc").run(folds=folds),
     "yamnet": lambda config, folds, quiet: import_module("avu.eval.esc10_yamnet").run(folds=folds),
 }
@@ -187,8 +189,10 @@ def esc10(config: Path = typer.Option(user_config("esc10.yaml"), "--config", hel
           folds: Optional[str] = typer.Option(None, "--folds", help="Comma-separated folds [1,2,3,4,5]."),
           model: str = typer.Option("scratch", "--model", callback=_one_of(ESC10_MODELS),
                                     help=f"Which model: {', '.join(ESC10_MODELS)} (scratch: the recipe at "
-                                         "--config, trained from scratch; mfcc-rf: MFCC statistics and a random "
-                                         "forest; yamnet: pretrained YAMNet features and a small head).")):
+                                         "--config, trained from scratch; scratch-nested: the same with the "
+                                         "recipe chosen on a validation fold inside the training folds; mfcc-rf: "
+                                         "MFCC statistics and a random forest; yamnet: pretrained YAMNet features and "
+                                         "a small head).")):
     """5-fold cross-validation on ESC-10 (the official folds): accuracy per fold and mean."""
     chosen = int_list(folds, "--folds") if folds else (1, 2, 3, 4, 5)
     print_json(ESC10_MODELS[model](config, chosen, as_json))

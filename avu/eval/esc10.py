@@ -2,7 +2,9 @@
 
 For each official fold, the recipe (`configs/esc10.yaml`) trains on the other four folds and is
 scored on it (`avu.events.esc10.cross_validate`); the result holds the accuracy per fold and the
-mean. Other models of the same protocol are their own modules (`esc10_<model>.py`).
+mean. `--model scratch-nested` (`run_nested`) makes the recipe choice on validation folds inside
+the training folds first (`avu.events.esc10_nested`: 8 trainings per test fold). Other models of
+the same protocol are their own modules (`esc10_<model>.py`).
 """
 from __future__ import annotations
 
@@ -25,4 +27,18 @@ def run(*, config: str | Path = DEFAULT_CONFIG, folds: Sequence[int] = FOLDS, lo
     return cross_validate(Esc10Config.from_yaml(path), folds=tuple(folds), log=log)
 
 
-__all__ = ["DEFAULT_CONFIG", "FOLDS", "run"]
+def run_nested(*, config: str | Path = DEFAULT_CONFIG, folds: Sequence[int] = FOLDS,
+               log: bool = False) -> dict[str, Any]:
+    """The nested protocol (`avu.events.esc10_nested`) with the recipe at `config` as the shipped
+    candidate: for each test fold in `folds`, the recipe is chosen on a validation fold inside the
+    training folds, then trained on all of them and scored once on the test fold."""
+    from avu.events.esc10 import Esc10Config
+    from avu.events.esc10_nested import nested_cross_validate
+
+    path = Path(config)
+    if not path.is_file():
+        raise RuntimeError(f"config not found: {path}")
+    return nested_cross_validate(Esc10Config.from_yaml(path), folds=tuple(folds), log=log)
+
+
+__all__ = ["DEFAULT_CONFIG", "FOLDS", "run", "run_nested"]
