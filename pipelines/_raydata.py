@@ -103,7 +103,7 @@ def run_raydata(files: list[str], index: str, cfg: IngestConfig, *, decoders: in
     DataContext.get_current().enable_progress_bars = False
     store = IndexStore(index, create=True)
     remove_leftovers(store.uri)
-    committer = Committer(store.uri)
+    committer = Committer(store)
     cfg_d = {k: v for k, v in cfg.to_dict().items() if k != "schema_version"}
     t0 = time.perf_counter()
     ds = ray.data.from_items([{"path": str(f)} for f in files], override_num_blocks=len(files))
@@ -124,5 +124,5 @@ def run_raydata(files: list[str], index: str, cfg: IngestConfig, *, decoders: in
             n = committer.commit(video, got.pop(rec["path"]))
             results.append(Result(rec["path"], vid, "done", segments=n, duration=video["duration"]))
     stats["run_s"] = time.perf_counter() - t0
-    IndexStore(index).optimize()  # a fresh handle: the latest versions, with every commit above
+    committer.optimize()
     return results

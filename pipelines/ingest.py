@@ -38,7 +38,7 @@ from avu.store import IndexStore
 from avu.store._fragments import remove_leftovers
 from pipelines._decoder import VIDEO_BACKEND
 from pipelines._driver import Driver
-from pipelines._jobs import DriverLimits, IndexWriteError, Result, describe_error
+from pipelines._jobs import DriverLimits, IndexWriteError, Result
 from pipelines._ray import RayBackend, ray_session
 from pipelines._resume import split_done
 
@@ -134,7 +134,7 @@ def _run_on_ray(files, index, opts: IngestOptions, ndec: int, progress, stats: d
     def new_decoder():
         return Decoder.options(num_cpus=1).remote(cfg_d, threads, opts.decode_memory_mb, opts.video_backend)
 
-    already = IndexStore(index, create=True).done()  # opened (tables created or upgraded) before the writer
+    already = IndexStore(index).done()
     remove_leftovers(index)  # fragments a dead run wrote and never committed; before anything writes
     decoders = [new_decoder() for _ in range(ndec)]
     embedders = [Embedder.options(num_cpus=1).remote(cfg_d, 1, index) for _ in range(opts.embedders)]
@@ -149,10 +149,10 @@ def _run_on_ray(files, index, opts: IngestOptions, ndec: int, progress, stats: d
                     limits=opts.limits(), progress=progress, stats=stats)
     results = driver.run()
     stats["run_s"] = time.perf_counter() - t1
-    try:  # compaction, here (the writer has no LanceDB): after the timed part, before we return
-        IndexStore(index).optimize()
-    except Exception as e:  # noqa: BLE001 - whatever stops it, what was committed stays readable
-        raise IndexWriteError(f"{index}: cannot compact the index ({describe_error(e)}); "
+    try:
+        ray.get(writer.optimize.remote())  # compaction: after the timed part, before we return
+    except ray.exceptions.RayError as e:
+        raise IndexWriteError(f"{index}: cannot compact the index ({RayBackend().error_text(e)}); "
                               "every video committed is whole and readable") from None
     return results
 

@@ -47,7 +47,7 @@ def store(tmp_path) -> IndexStore:
 
 
 def test_commit_shows_the_same_rows_as_a_per_video_write(store, tmp_path):
-    w, c = FragmentWriter(store.uri), Committer(store.uri)
+    w, c = FragmentWriter(store.uri), Committer(store)
     receipts = _receipts(w, "v1", n=5)
     assert _segs(IndexStore(store.uri)) == [] and store.done() == {}  # written, not visible
     assert c.commit(_video("v1"), receipts) == 5
@@ -60,7 +60,7 @@ def test_commit_shows_the_same_rows_as_a_per_video_write(store, tmp_path):
 
 
 def test_waiting_videos_commit_as_one_group(store):
-    w, c = FragmentWriter(store.uri), Committer(store.uri)
+    w, c = FragmentWriter(store.uri), Committer(store)
     receipts = {f"v{k}": _receipts(w, f"v{k}") for k in range(8)}
     gate = threading.Lock()
     gate.acquire()  # hold the committer: every commit queues behind the first
@@ -81,12 +81,12 @@ def test_waiting_videos_commit_as_one_group(store):
     for t in threads:
         t.join(60)
     assert c.groups == 2
-    assert sorted(IndexStore(store.uri).done()) == sorted(receipts)  # a reader opened after the commits
+    assert sorted(store.done()) == sorted(receipts)
     assert len(_segs(IndexStore(store.uri))) == 8 * 4
 
 
 def test_the_same_video_twice_in_a_group_is_written_once(store):
-    w, c = FragmentWriter(store.uri), Committer(store.uri)
+    w, c = FragmentWriter(store.uri), Committer(store)
     twice = [(_video("v1"), _receipts(w, "v1", n=4)), (_video("v1"), _receipts(w, "v1", n=2))]
     assert c.commit_together(twice) == [4, 2]
     again = IndexStore(store.uri)
@@ -94,12 +94,12 @@ def test_the_same_video_twice_in_a_group_is_written_once(store):
 
 
 def test_a_receipt_with_an_error_fails_its_video_only(store):
-    w, c = FragmentWriter(store.uri), Committer(store.uri)
+    w, c = FragmentWriter(store.uri), Committer(store)
     bad = Receipt("segments", "v2", 3, error="OSError: [Errno 28] No space left on device")
     with pytest.raises(OSError, match="cannot write the rows of v2: .*No space"):
         c.commit(_video("v2"), [bad])
     c.commit(_video("v1"), _receipts(w, "v1"))
-    assert list(IndexStore(store.uri).done()) == ["v1"] and {r[0] for r in _segs(IndexStore(store.uri))} == {"v1"}
+    assert list(store.done()) == ["v1"] and {r[0] for r in _segs(IndexStore(store.uri))} == {"v1"}
 
 
 def test_a_storage_error_comes_back_in_the_receipt(store, monkeypatch):
@@ -116,7 +116,7 @@ def test_a_storage_error_comes_back_in_the_receipt(store, monkeypatch):
 
 
 def test_a_write_killed_before_done_stays_invisible_and_is_replaced(store):
-    w, c = FragmentWriter(store.uri), Committer(store.uri)
+    w, c = FragmentWriter(store.uri), Committer(store)
     c.commit(_video("v1"), _receipts(w, "v1"))
     real = c._upsert
 
@@ -131,7 +131,7 @@ def test_a_write_killed_before_done_stays_invisible_and_is_replaced(store):
     reader = IndexStore(store.uri)
     assert list(reader.done()) == ["v1"]
     assert reader.video_rows("video_id = 'v2'")[0]["status"] == "indexing"  # readers skip its rows
-    again = Committer(IndexStore(store.uri, create=True).uri)  # the next run
+    again = Committer(IndexStore(store.uri, create=True))  # the next run
     again.commit(_video("v2"), _receipts(FragmentWriter(store.uri), "v2", n=6))
     segs = _segs(IndexStore(store.uri))
     assert [s[1] for s in segs if s[0] == "v2"] == list(range(6))  # replaced, no duplicates
@@ -139,7 +139,7 @@ def test_a_write_killed_before_done_stays_invisible_and_is_replaced(store):
 
 
 def test_recommit_replaces_and_fail_removes(store):
-    w, c = FragmentWriter(store.uri), Committer(store.uri)
+    w, c = FragmentWriter(store.uri), Committer(store)
     c.commit(_video("v1"), _receipts(w, "v1", n=4))
     c.commit(_video("v1"), _receipts(w, "v1", n=2))  # re-indexed (another config)
     assert [s[1] for s in _segs(IndexStore(store.uri))] == [0, 1]
@@ -149,7 +149,7 @@ def test_recommit_replaces_and_fail_removes(store):
 
 
 def test_uncommitted_fragments_are_removed_by_the_next_run(store, tmp_path):
-    w, c = FragmentWriter(store.uri), Committer(store.uri)
+    w, c = FragmentWriter(store.uri), Committer(store)
     c.commit(_video("v1"), _receipts(w, "v1"))
     committed = _data_files(tmp_path / "index", "segments")
     _receipts(w, "v2")  # a run died before committing these

@@ -125,32 +125,25 @@ def test_layer_check_catches_an_upward_import(tmp_path):
 
 
 def test_actors_load_only_what_their_work_needs(tmp_path):
-    """A decode actor never loads torch or the index; the writer and the embed actors write with
-    `lance` and never load lancedb (~2 s per process), nor sentence-transformers (each costs seconds
-    and hundreds of MB per process)."""
+    """A decode actor never loads torch or the index; an embed actor writes fragments with `lance`
+    and never loads lancedb or sentence-transformers (each costs seconds and hundreds of MB per process)."""
     import subprocess
     import sys
 
-    from avu.store import IndexStore
-
-    index = IndexStore(tmp_path / "idx", create=True).uri  # opened by the driver before its actors start
     code = f"""
 import dataclasses, sys
-import pipelines._actors as A, pipelines._decoder as D, pipelines._writer as W
+import pipelines._actors as A, pipelines._decoder as D
 from tests.factory import LEAN
 cfg = dataclasses.asdict(LEAN)
 D.Decoder.__ray_metadata__.modified_class(cfg)
 heavy = ("torch", "lancedb", "sentence_transformers", "transformers", "sklearn")
 print(sorted(m for m in heavy if m in sys.modules))
-W.Writer.__ray_metadata__.modified_class({index!r})
-print(sorted(m for m in heavy if m in sys.modules))
-A.Embedder.__ray_metadata__.modified_class(cfg, 1, {index!r})
+A.Embedder.__ray_metadata__.modified_class(cfg, 1, {str(tmp_path / 'idx')!r})
 print(sorted(m for m in heavy if m in sys.modules))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr
-    decoder, writer, embedder = out.stdout.strip().splitlines()
+    decoder, embedder = out.stdout.strip().splitlines()
     assert decoder == "[]"
-    assert writer == "[]"
     assert embedder == "['torch']"

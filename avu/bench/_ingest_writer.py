@@ -101,7 +101,7 @@ def _fragment_path(root: Path, vids: list[str], segments: int, cues: int, produc
     slowest producer's writes, wall and CPU seconds of the timed commits (every video but the
     first), groups timed)."""
     store = IndexStore(root, create=True)
-    committer = Committer(store.uri)
+    committer = Committer(store)
     shares = [(store.uri, vids[k::producers], segments, cues, k, jpegs) for k in range(producers)]
     with multiprocessing.get_context("spawn").Pool(producers) as pool:  # no fork: LanceDB holds threads
         pool.map(_produce, [(store.uri, [], 0, 0, 0, jpegs)] * producers)  # workers up and imported

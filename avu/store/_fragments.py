@@ -10,10 +10,6 @@ and cue fragments are appended, and `done` after, so a reader that skips videos 
 sees part of a video, and a killed job leaves its rows behind an `indexing` row, replaced by the
 next run. Fragments written but never committed (a producer's call retried, a killed job) are
 files no version names: the next run deletes them before its producers start (`remove_leftovers`).
-
-Both write with `lance` alone: importing LanceDB costs ~2 s per process (its namespace client), which
-the job's writer would pay at every start-up. Opening the index (creating or upgrading its tables)
-and compacting it (`IndexStore.optimize`) is the job of whoever runs it, through `IndexStore`.
 """
 from __future__ import annotations
 
@@ -27,7 +23,7 @@ import lance
 import pyarrow as pa
 from lance.fragment import FragmentMetadata, write_fragments
 
-from avu.store.tables import VIDEOS, _quote
+from avu.store.tables import VIDEOS, IndexStore, _quote
 
 ROW_TABLES = ("segments", "cues")  # the tables whose rows are written as fragments
 
@@ -113,18 +109,17 @@ class _Pending:
 
 
 class Committer:
-    """The one committer of the index at `index_uri` (opened first by `IndexStore`, which creates
-    its tables). `commit(video, receipts)` makes a video visible and returns its segment count;
-    calls made from several threads while a group commits wait and commit together as the next
-    group (the writer actor is threaded for this). Thread safe."""
+    """The one committer of an index. `commit(video, receipts)` makes a video visible and returns
+    its segment count; calls made from several threads while a group commits wait and commit
+    together as the next group (the writer actor is threaded for this). Thread safe."""
 
-    def __init__(self, index_uri: str):
-        self.uri = str(index_uri)
+    def __init__(self, store: IndexStore):
+        self.store = store
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()  # guards the queue
         self._commit_lock = threading.Lock()  # one group (or failed row, or compaction) at a time
         # videos that may have rows (they have a videos row): only these are deleted before a write
-        self._known = set(self._videos().to_table(columns=["video_id"]).column("video_id").to_pylist())
+        self._known = {r["video_id"] for r in store.videos.search().select(["video_id"]).limit(None).to_list()}
         self.groups = 0  # groups committed (for the benchmark)
 
     # -- public ----------------------------------------------------------------------------------
@@ -159,8 +154,12 @@ class Committer:
             self._upsert([{**video, "status": "failed", "error": error, "n_segments": 0,
                            "ingested_at": time.time()}])
 
-    def _videos(self) -> lance.LanceDataset:
-        return lance.dataset(table_uri(self.uri, "videos"))  # the latest version
+    def optimize(self) -> dict:
+        """Compaction and vector indexes (`IndexStore.optimize`) on the latest versions."""
+        with self._commit_lock:
+            for t in (self.store.segments, self.store.cues):
+                t.checkout_latest()
+            return self.store.optimize()
 
     # -- a group ---------------------------------------------------------------------------------
     def _commit_group(self, group: list[_Pending]) -> None:
@@ -191,7 +190,7 @@ class Committer:
         for table in ROW_TABLES:
             frags = [m for item in group for r in item.receipts if r.table == table for m in r.metadata()]
             if frags:
-                uri = table_uri(self.uri, table)
+                uri = table_uri(self.store.uri, table)
                 lance.LanceDataset.commit(uri, lance.LanceOperation.Append(frags),
                                           read_version=lance.dataset(uri).version)
         now = time.time()
@@ -208,17 +207,15 @@ class Committer:
             return
         where = "video_id IN (" + ", ".join(_quote(v) for v in stale) + ")"
         for table in ROW_TABLES:
-            lance.dataset(table_uri(self.uri, table)).delete(where)
+            lance.dataset(table_uri(self.store.uri, table)).delete(where)
 
     def _upsert(self, rows: list[dict], *, new_only: bool = False) -> None:
         """Write these `videos` rows; `new_only`: none of them exists yet (a plain append, a third
         of a merge's time)."""
-        table = self._videos()
-        schema = table.schema  # the table's own column order (an upgraded index may differ from VIDEOS)
         data = pa.Table.from_pylist([{f.name: r.get(f.name) for f in VIDEOS} for r in rows], schema=VIDEOS)
-        data = data.select(schema.names).cast(schema)
         if new_only:
-            table.insert(data)
+            self.store.videos.add(data)
         else:
-            table.merge_insert("video_id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+            self.store.videos.merge_insert("video_id").when_matched_update_all() \
+                .when_not_matched_insert_all().execute(data)
         self._known.update(r["video_id"] for r in rows)
