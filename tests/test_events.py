@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from avu.data.esc10 import clip_name
 from avu.events import ave
 from avu.events.detect import DEFAULT_WEIGHTS, Event, EventModel, detect_events
 from avu.events.esc10 import Esc10Config, augment, build_model, mix, read_meta, save_model
@@ -67,7 +68,7 @@ def _clips(root, per_class: int):
     rows = read_meta(root)
     labels = sorted({r["category"] for r in rows})
     chosen = [r for c in labels for r in [r for r in rows if r["category"] == c][:per_class]]
-    waves = [read_audio(root / "audio" / r["path"].split("/")[-1]).waveform[:80000] for r in chosen]
+    waves = [read_audio(root / "audio" / clip_name(r)).waveform[:80000] for r in chosen]
     waves = [torch.nn.functional.pad(w, (0, 80000 - w.shape[0])) for w in waves]
     return chosen, torch.stack(waves), torch.tensor([labels.index(r["category"]) for r in chosen]), labels
 

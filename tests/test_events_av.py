@@ -244,17 +244,17 @@ def _heldout(shared_data):
     """The model trained on folds 1-4 only, and a check that the named clips are in fold 5."""
     if not HELDOUT.is_file():
         pytest.skip("no held-out model: avu train-esc10 --no-cv --train-folds 1,2,3,4 --name esc10_heldout5")
-    from avu.events.esc10 import read_meta
+    from avu.data.esc10 import clip_name, read_meta
 
-    folds = {r["path"].split("/")[-1]: r["fold"] for r in read_meta(shared_data / "esc10")}
+    folds = {clip_name(r): r["fold"] for r in read_meta(shared_data / "esc10")}
     return EventModel.load(HELDOUT), folds
 
 
 def _fold5(shared_data, category: str) -> list[str]:
     """Every fold-5 clip of an ESC-10 class, sorted by name."""
-    from avu.events.esc10 import read_meta
+    from avu.data.esc10 import clip_name, read_meta
 
-    return sorted(r["path"].split("/")[-1] for r in read_meta(shared_data / "esc10")
+    return sorted(clip_name(r) for r in read_meta(shared_data / "esc10")
                   if r["fold"] == "5" and r["category"] == category)
 
 

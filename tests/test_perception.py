@@ -154,13 +154,13 @@ def test_install_copies_and_verifies(tmp_path):
 
 
 def test_chainsaw_is_heard(perceiver, shared_data):
-    from avu.data.esc10 import read_meta
+    from avu.data.esc10 import clip_name, read_meta
     from avu.media import read_audio
 
     root = shared_data / "esc10"
     rows = [r for r in read_meta(root) if r["category"] == "chainsaw"][:3]
     for r in rows:
-        wave = read_audio(root / "audio" / (r.get("path") or r["filename"]).split("/")[-1]).waveform.numpy()
+        wave = read_audio(root / "audio" / clip_name(r)).waveform.numpy()
         heard = [t.label for t in perceiver.perceive(None, wave).heard]
         assert "Chainsaw" in heard, (r, heard)
 

@@ -17,14 +17,21 @@ DEFAULT_CONFIG = user_config("esc10.yaml")
 FOLDS = (1, 2, 3, 4, 5)
 
 
-def run(*, config: str | Path = DEFAULT_CONFIG, folds: Sequence[int] = FOLDS, log: bool = False) -> dict[str, Any]:
-    """Cross-validate the recipe at `config` on `folds` (each held out in turn); `log` prints progress."""
-    from avu.events.esc10 import Esc10Config, cross_validate
+def _recipe(config: str | Path):
+    """The `Esc10Config` at `config` (a clear error when the file is missing)."""
+    from avu.events.esc10 import Esc10Config
 
     path = Path(config)
     if not path.is_file():
         raise RuntimeError(f"config not found: {path}")
-    return cross_validate(Esc10Config.from_yaml(path), folds=tuple(folds), log=log)
+    return Esc10Config.from_yaml(path)
+
+
+def run(*, config: str | Path = DEFAULT_CONFIG, folds: Sequence[int] = FOLDS, log: bool = False) -> dict[str, Any]:
+    """Cross-validate the recipe at `config` on `folds` (each held out in turn); `log` prints progress."""
+    from avu.events.esc10 import cross_validate
+
+    return cross_validate(_recipe(config), folds=tuple(folds), log=log)
 
 
 def run_nested(*, config: str | Path = DEFAULT_CONFIG, folds: Sequence[int] = FOLDS,
@@ -32,13 +39,9 @@ def run_nested(*, config: str | Path = DEFAULT_CONFIG, folds: Sequence[int] = FO
     """The nested protocol (`avu.events.esc10_nested`) with the recipe at `config` as the shipped
     candidate: for each test fold in `folds`, the recipe is chosen on a validation fold inside the
     training folds, then trained on all of them and scored once on the test fold."""
-    from avu.events.esc10 import Esc10Config
     from avu.events.esc10_nested import nested_cross_validate
 
-    path = Path(config)
-    if not path.is_file():
-        raise RuntimeError(f"config not found: {path}")
-    return nested_cross_validate(Esc10Config.from_yaml(path), folds=tuple(folds), log=log)
+    return nested_cross_validate(_recipe(config), folds=tuple(folds), log=log)
 
 
 __all__ = ["DEFAULT_CONFIG", "FOLDS", "run", "run_nested"]
