@@ -20,12 +20,11 @@ from pipelines._process import limit_threads
 @ray.remote(max_restarts=-1, max_task_retries=3)
 class Embedder:
     """Loads the configured encoders once; turns clip batches into segment rows, and a video's
-    rows into fragments of the index at `index`."""
+    rows into fragments of the index named in the call."""
 
-    def __init__(self, cfg: dict, threads: int = 1, index: str | None = None):
+    def __init__(self, cfg: dict, threads: int = 1):
         limit_threads(threads)
         self.featurizer = Featurizer(IngestConfig(**cfg), threads=threads)
-        self.fragments = FragmentWriter(index) if index is not None else None
 
     def pid(self) -> int:
         return os.getpid()
@@ -41,9 +40,9 @@ class Embedder:
                                     seg_offset=meta["seg_offset"], text_source=meta["text_source"],
                                     language=meta["language"])
 
-    def pack(self, video_id: str, cue_rows: list[dict], *row_lists: list[dict]) -> list[Receipt]:
-        """A video's rows (every batch embedded) written as one segments and one cues fragment."""
-        if self.fragments is None:
-            raise RuntimeError("this embed actor was started without an index to write to")
+    def pack(self, index: str, video_id: str, cue_rows: list[dict], *row_lists: list[dict]) -> list[Receipt]:
+        """A video's rows (every batch embedded) written as one segments and one cues fragment of
+        the index at `index` (each call reads the index's schema afresh: the actor outlives a job)."""
+        fragments = FragmentWriter(index)
         rows = sorted((r for rows in row_lists for r in rows), key=lambda r: r["seg"])
-        return [self.fragments.write("segments", video_id, rows), self.fragments.write("cues", video_id, cue_rows)]
+        return [fragments.write("segments", video_id, rows), fragments.write("cues", video_id, cue_rows)]

@@ -73,11 +73,11 @@ class Backend(Protocol):
 class Driver:
     """See the module docstring. `run()` returns one `Result` per file, in the order finished."""
 
-    def __init__(self, files: list[str], *, config, decoders: list, embedders: list, writer: Any,
+    def __init__(self, files: list[str], *, index: str, config, decoders: list, embedders: list, writer: Any,
                  new_decoder: Callable[[], Any], backend: Backend, already: dict[str, str], models: dict,
                  limits: DriverLimits, progress: Callable[[Result], None] | None = None,
                  stats: dict | None = None, clock: Callable[[], float] = time.monotonic):
-        self.cfg, self.decoders, self.embedders, self.writer = config, decoders, embedders, writer
+        self.index, self.cfg, self.decoders, self.embedders, self.writer = index, config, decoders, embedders, writer
         self.new_decoder, self.backend, self.already, self.models = new_decoder, backend, already, models
         self.limits, self.progress, self.clock = limits, progress, clock
         self.stats = {} if stats is None else stats
@@ -169,8 +169,8 @@ class Driver:
         self.backend.call(self.decoders[job.decoder], "release", job.path)
         self._release(job)
         row = video_row(job, self.cfg, self.models)
-        packed = self._embed_call("pack", job.plan.video_id, job.cue_ref, *job.done_refs)  # rows -> fragments
-        write = self.backend.call(self.writer, "write", row, packed)  # runs once `packed` is in
+        packed = self._embed_call("pack", self.index, job.plan.video_id, job.cue_ref, *job.done_refs)  # -> fragments
+        write = self.backend.call(self.writer, "write", self.index, row, packed)  # runs once `packed` is in
         self.waiting[write] = (Call.WRITE, job)
         self.writes += 1
 
@@ -256,7 +256,7 @@ class Driver:
         self._release(job)
         row = video_row(job, self.cfg, self.models) if job.plan else {"video_id": job.row_id(), "path": job.path}
         job.failed = error
-        self.waiting[self.backend.call(self.writer, "fail", row, error)] = (Call.FAIL_WRITE, job)
+        self.waiting[self.backend.call(self.writer, "fail", self.index, row, error)] = (Call.FAIL_WRITE, job)
 
     def _finish(self, result: Result) -> None:
         self.results.append(result)

@@ -13,6 +13,7 @@ import ray
 
 from avu.media import MediaError
 from pipelines._jobs import describe_error
+from pipelines._pool import POOL
 
 RAY_LOG = Path(tempfile.gettempdir()) / "avu-ray-driver.log"  # where Ray's driver-side messages go
 RAY_ENV = {"env_vars": {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}}  # actors never download
@@ -85,6 +86,7 @@ def ray_session(address: str | None = None, *, cpus: int | None = None):
                          logging_level=logging.INFO)
         yield
     finally:
+        POOL.drop()  # the warm actors end with this Ray
         ray.shutdown()
         logger.handlers, logger.propagate = saved
         handler.close()

@@ -26,6 +26,7 @@ from avu.store import IndexStore
 from avu.store._fragments import Committer, FragmentWriter, remove_leftovers
 from pipelines._decoder import VIDEO_BACKEND
 from pipelines._jobs import Job, Result, describe_error, video_row
+from pipelines._pool import POOL
 
 
 class _Decode:
@@ -100,6 +101,7 @@ def run_raydata(files: list[str], index: str, cfg: IngestConfig, *, decoders: in
     from ray.data import ActorPoolStrategy, DataContext
 
     stats = {} if stats is None else stats
+    POOL.release()  # the idle actors of an earlier ingest hold CPUs this pipeline's actors need
     DataContext.get_current().enable_progress_bars = False
     store = IndexStore(index, create=True)
     remove_leftovers(store.uri)

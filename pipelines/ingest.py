@@ -17,10 +17,15 @@ commits them with the video's `done` row (videos that wait commit together). A v
 time-outs, a decode actor's memory guard) are in `IngestOptions`. If the index cannot be written (a
 full disk), the job stops with `IndexWriteError`: what was committed stays whole, and a re-run resumes.
 Ray's own log messages go to a file (`pipelines._ray.RAY_LOG`), never to the terminal the progress line is drawn on.
+
+When the caller keeps Ray up across ingests (`with ray_session(): ...`), the actors outlive each
+ingest and the next one with the same settings takes them warm (`pipelines/_pool.py`): its models
+are not loaded again.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -39,6 +44,7 @@ from avu.store._fragments import remove_leftovers
 from pipelines._decoder import VIDEO_BACKEND
 from pipelines._driver import Driver
 from pipelines._jobs import DriverLimits, IndexWriteError, Result
+from pipelines._pool import POOL
 from pipelines._ray import RayBackend, ray_session
 from pipelines._resume import split_done
 
@@ -88,7 +94,8 @@ def run_ingest(paths: list, index: str, opts: IngestOptions | None = None, *, pr
     written. `progress(result)` is called as each file finishes (skipped ones first). `stats`, when
     given, receives `precheck_s` (inputs and done videos checked), `ray` (whether Ray was needed),
     `startup_s` (Ray and actors ready), `run_s` (first plan to last commit), the actors' process
-    ids (`pids`), `max_in_flight` (the most decode, embed and write calls pending at once) and
+    ids (`pids`), `warm_actors` (how many were taken from the last ingest of this Ray session),
+    `max_in_flight` (the most decode, embed and write calls pending at once) and
     `replies` (calls the driver handled).
     """
     opts = opts or IngestOptions()
@@ -129,31 +136,42 @@ def _run_on_ray(files, index, opts: IngestOptions, ndec: int, progress, stats: d
     from pipelines._writer import Writer
 
     cfg_d = {k: v for k, v in opts.config.to_dict().items() if k != "schema_version"}
+    cfg_key = json.dumps(cfg_d, sort_keys=True)
     threads = opts.decoder_threads or max(1, (os.cpu_count() or 1) // ndec)
+    dec_key = ("decoder", cfg_key, threads, opts.decode_memory_mb, opts.video_backend)
+    keys = [dec_key] * ndec + [("embedder", cfg_key)] * opts.embedders + [("writer",)]
 
     def new_decoder():
         return Decoder.options(num_cpus=1).remote(cfg_d, threads, opts.decode_memory_mb, opts.video_backend)
 
+    def make(key):
+        return {"decoder": new_decoder, "embedder": lambda: Embedder.options(num_cpus=1).remote(cfg_d, 1),
+                "writer": lambda: Writer.options(num_cpus=0).remote()}[key[0]]()
+
     already = IndexStore(index).done()
     remove_leftovers(index)  # fragments a dead run wrote and never committed; before anything writes
-    decoders = [new_decoder() for _ in range(ndec)]
-    embedders = [Embedder.options(num_cpus=1).remote(cfg_d, 1, index) for _ in range(opts.embedders)]
-    writer = Writer.options(num_cpus=0).remote(index)
+    warm = POOL.take(keys)  # the last ingest's actors where they match (`pipelines/_pool.py`)
+    stats["warm_actors"] = sum(a is not None for a in warm)
+    actors = [a if a is not None else make(k) for k, a in zip(keys, warm)]
+    decoders, embedders, writer = actors[:ndec], actors[ndec:-1], actors[-1]
+    opened = writer.open.remote(index)
     models = ray.get(embedders[0].versions.remote())
     stats["perception_missing"] = models.get("perception_missing")  # {modality: what file, how to install}
     stats["pids"] = ray.get([a.pid.remote() for a in (*decoders, *embedders, writer)])  # all actors are up
+    ray.get(opened)
     t1 = time.perf_counter()
     stats["startup_s"] = t1 - t0
-    driver = Driver(files, config=opts.config, decoders=decoders, embedders=embedders, writer=writer,
+    driver = Driver(files, index=index, config=opts.config, decoders=decoders, embedders=embedders, writer=writer,
                     new_decoder=new_decoder, backend=RayBackend(), already=already, models=models,
                     limits=opts.limits(), progress=progress, stats=stats)
     results = driver.run()
     stats["run_s"] = time.perf_counter() - t1
     try:
-        ray.get(writer.optimize.remote())  # compaction: after the timed part, before we return
+        ray.get(writer.optimize.remote(index))  # compaction: after the timed part, before we return
     except ray.exceptions.RayError as e:
         raise IndexWriteError(f"{index}: cannot compact the index ({RayBackend().error_text(e)}); "
                               "every video committed is whole and readable") from None
+    POOL.give(list(zip(keys, [*driver.decoders, *embedders, writer])))  # replaced decoders included
     return results
 
 
@@ -161,7 +179,8 @@ def add_videos(index_dir: str | os.PathLike, paths: list, opts: IngestOptions | 
     """Add video files, folders or .txt lists to the index at `index_dir` (created if needed).
 
     The Python API's way to ingest: it starts a local Ray for the run (or joins
-    `opts.ray_address`) unless every video is already indexed with the same config. Returns one
+    `opts.ray_address`) unless every video is already indexed with the same config; inside
+    `with ray_session():` it uses that Ray, and calls after the first take its actors warm. Returns one
     `Result` per file (`done`, `failed` with its reason, or `skipped`).
     """
     index = os.path.expanduser(str(index_dir))

@@ -115,7 +115,7 @@ class TrivialEmbedder:
     def cues(self, video_id: str, cues: list, text_source, language) -> list[dict]:
         return []
 
-    def pack(self, video_id: str, cue_rows: list[dict], *row_lists: list[dict]) -> list[dict]:
+    def pack(self, index: str, video_id: str, cue_rows: list[dict], *row_lists: list[dict]) -> list[dict]:
         """The video's rows in one list (the real actor writes them as fragments)."""
         return [r for rows in row_lists for r in rows]
 
@@ -127,11 +127,11 @@ class TrivialWriter:
         self.written: dict[str, list[dict]] = {}
         self.failed: dict[str, str] = {}
 
-    def write(self, video: dict, rows: list[dict]) -> int:
+    def write(self, index: str, video: dict, rows: list[dict]) -> int:
         self.written[video["video_id"]] = rows
         return len(rows)
 
-    def fail(self, video: dict, error: str) -> None:
+    def fail(self, index: str, video: dict, error: str) -> None:
         self.failed[video["video_id"]] = error
 
 
@@ -142,9 +142,9 @@ def inline_driver(files: list[str], *, backend: InlineBackend | None = None, dec
     cfg = IngestConfig(asr="off")
     make = new_decoder or (lambda: TrivialDecoder(cfg, seconds))
     writer = TrivialWriter()
-    driver = Driver(files, config=cfg, decoders=[make() for _ in range(decoders)], embedders=[TrivialEmbedder()],
-                    writer=writer, new_decoder=make, backend=backend or InlineBackend(), already=kw.pop("already", {}),
-                    models={}, limits=limits, **kw)
+    driver = Driver(files, index="memory", config=cfg, decoders=[make() for _ in range(decoders)],
+                    embedders=[TrivialEmbedder()], writer=writer, new_decoder=make,
+                    backend=backend or InlineBackend(), already=kw.pop("already", {}), models={}, limits=limits, **kw)
     return driver, writer
 
 

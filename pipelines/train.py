@@ -56,9 +56,11 @@ def run_train(cfg: TrainConfig, *, workers: int = 1, gpus_per_worker: float = 0.
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    from pipelines._pool import POOL
     from pipelines._ray import ray_session
 
     with ray_session(ray_address, cpus=max(2, workers)):
+        POOL.release()  # the idle actors of an earlier ingest hold CPUs the trainers need
         threads = max(1, cfg.threads // workers) if not gpus_per_worker else cfg.threads
         wcfg = TrainConfig.from_dict({**cfg.to_dict(), "threads": threads, "max_minutes": 0.0,
                                       "device": "cuda" if gpus_per_worker else "cpu"})

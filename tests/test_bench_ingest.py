@@ -13,7 +13,7 @@ from tests import factory
 KEYS = {"rt_factor_1", "rt_factor_2", "scaling_2_vs_1", "peak_rss_mb", "peak_rss_mb_1_decoder", "peak_rss_mb_one_clip",
         "peak_rss_mb_10x", "ffmpeg_decode_s",
         "ffmpeg_decode_rt_factor", "fraction_of_decode_limit", "writer_segments_per_s", "driver_calls_per_s",
-        "runs", "machine", "config"}
+        "startup_s_cold", "startup_s_warm", "warm_actors", "runs", "machine", "config"}
 
 
 @pytest.mark.slow
@@ -36,3 +36,4 @@ def test_bench_ingest_on_a_tiny_corpus(tmp_path):
     assert out["peak_rss_mb"] >= out["runs"]["2_decoders"]["peak_rss_mb"] > 0  # the 2-decoder runs' peak
     assert out["config"]["speakers"] == "off" and out["config"]["perception"]["enable"] == []  # the pipeline alone
     assert out["driver_calls"] > 0 and out["writer_videos"] * out["writer_segments_per_video"] > 0
+    assert out["warm_actors"] == 3  # the second ingest took the first one's decoder, embedder and writer

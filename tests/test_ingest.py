@@ -214,3 +214,26 @@ def test_add_videos_then_nothing_to_do_without_ray(tmp_path, tiny_av):
     assert [r.status for r in run_ingest([str(moved)], str(index), IngestOptions(config=factory.LEAN),
                                          stats=stats)] == ["skipped"]
     assert stats["ray"] is False
+
+
+@pytest.mark.slow
+def test_the_next_ingest_takes_the_warm_actors(tmp_path, tiny_av, tiny_video_only):
+    """With Ray kept up across ingests (the suite's shared Ray), an ingest takes the last one's
+    actors where their settings match, and each writes its own index; an actor built otherwise is
+    ended and a new one started."""
+    opts = IngestOptions(config=factory.LEAN, decoders=1)
+    first: dict = {}
+    second: dict = {}
+    run_ingest([str(tiny_av)], str(tmp_path / "a"), opts, stats=first)
+    run_ingest([str(tiny_video_only), str(tiny_av)], str(tmp_path / "b"), opts, stats=second)
+    assert second["warm_actors"] == 3 and second["pids"] == first["pids"]  # decoder, embedder, writer
+    a, b = index_rows(tmp_path / "a"), index_rows(tmp_path / "b")
+    assert len(a) == 1 and len(b) == 2 and set(a) < set(b)
+    vid = next(iter(a))
+    assert a[vid] == b[vid]  # the same rows as the cold ingest wrote
+    other: dict = {}
+    run_ingest([str(tiny_av)], str(tmp_path / "c"), IngestOptions(config=factory.LEAN, decoders=1,
+                                                                    decode_memory_mb=512), stats=other)
+    assert other["warm_actors"] == 2  # embedder and writer; the decoder had another memory guard
+    assert other["pids"][1:] == first["pids"][1:] and other["pids"][0] != first["pids"][0]
+    assert index_rows(tmp_path / "c") == a

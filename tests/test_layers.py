@@ -124,13 +124,13 @@ def test_layer_check_catches_an_upward_import(tmp_path):
     assert RANK[package_of(target)] > RANK[package_of("avu.media.bad")]
 
 
-def test_actors_load_only_what_their_work_needs(tmp_path):
+def test_actors_load_only_what_their_work_needs():
     """A decode actor never loads torch or the index; an embed actor writes fragments with `lance`
     and never loads lancedb or sentence-transformers (each costs seconds and hundreds of MB per process)."""
     import subprocess
     import sys
 
-    code = f"""
+    code = """
 import dataclasses, sys
 import pipelines._actors as A, pipelines._decoder as D
 from tests.factory import LEAN
@@ -138,7 +138,7 @@ cfg = dataclasses.asdict(LEAN)
 D.Decoder.__ray_metadata__.modified_class(cfg)
 heavy = ("torch", "lancedb", "sentence_transformers", "transformers", "sklearn")
 print(sorted(m for m in heavy if m in sys.modules))
-A.Embedder.__ray_metadata__.modified_class(cfg, 1, {str(tmp_path / 'idx')!r})
+A.Embedder.__ray_metadata__.modified_class(cfg, 1)
 print(sorted(m for m in heavy if m in sys.modules))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
