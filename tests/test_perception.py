@@ -3,6 +3,7 @@ golden checks of each pretrained model on shared media (skipped without ../share
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,3 +192,33 @@ def test_manifesto_title_card_reads(perceiver, shared_data):
     frames = read_frames(shared_data / "video" / "manifesto.mp4", times=[1.0]).data.numpy()
     text = " ".join(t.text for t in Perceiver(enable=("read",)).perceive(frames, None).text)
     assert "Audible Socialism" in text and "Communist Party" in text
+
+
+def _card(text: str) -> np.ndarray:
+    """A 640x360 title card: white words on dark blue (DejaVu Sans Bold), as one frame [1, H, W, 3]."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+    if not font.is_file():
+        pytest.skip("the DejaVu fonts are needed to draw a title card (.ci/run installs fonts-dejavu-core)")
+    im = Image.new("RGB", (640, 360), (32, 32, 64))
+    ImageDraw.Draw(im).text((40, 160), text, fill=(255, 255, 255), font=ImageFont.truetype(str(font), 28))
+    return np.asarray(im)[None]
+
+
+def test_text_read_is_reused_within_a_batch_only():
+    """Two cards alike but for their words (thumbnails ~1 grey level apart, under the reuse
+    threshold): a batch reads its own card whatever batch came before (an embed actor interleaves
+    videos), and a card repeated inside a batch is read once."""
+    reader = Perceiver(enable=("read",))
+    if "read" in reader.missing:
+        pytest.skip(reader.missing["read"])
+    model, calls = reader._models["read"], []
+    real = model.read
+    model.read = lambda frame: calls.append(1) or real(frame)
+    a, b = _card("HARBOUR FESTIVAL TICKETS"), _card("SUMMER GARDEN CONCERT")
+    first = reader.perceive_batch([(a, None), (a, None)])
+    assert len(calls) == 1 and all("FESTIVAL" in " ".join(t.text for t in p.text).upper() for p in first)
+    second = reader.perceive_batch([(b, None)])
+    assert len(calls) == 2 and "GARDEN" in " ".join(t.text for t in second[0].text).upper()
+    assert "GARDEN" in " ".join(t.text for t in reader.perceive(b, None).text).upper()

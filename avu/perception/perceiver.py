@@ -11,9 +11,12 @@ with every frame through MobileNetV2 and 2 through YOLOX-Nano a segment cost 2.5
 seen 0.99, objects 0.89, read 0.32, heard 0.30. MobileNetV2 therefore takes `seen_frames` = 2
 frames (1 fps: the frames of a 2 s segment are near-duplicates), YOLOX-Nano the key frame only
 (`object_frames` = 1; its boxes are the key frame's anyway), and OCR the key frame only
-(`read_frames` = 1), skipped when the key frame looks like the last one read (a 32x32 grey
-thumbnail differing by less than `ocr_reuse_diff` grey levels on average): static title cards and
-slides are read once, not every 2 s. OCR's text detector is the cheap "is there text" gate:
+(`read_frames` = 1), skipped when the key frame looks like the last one read in the same batch (a
+32x32 grey thumbnail differing by less than `ocr_reuse_diff` grey levels on average): static title
+cards and slides are read once per batch (ingest's 8 consecutive segments of one video), not every
+2 s. The reuse never crosses a batch: an embed actor interleaves the batches of several videos in
+whatever order they arrive, and a segment's text must not depend on that order (nor on another
+video's frame that happens to look alike, such as a dark one). OCR's text detector is the cheap "is there text" gate:
 recognition runs only on frames where it finds boxes.
 YAMNet runs on every 0.975 s patch (hop 0.48 s: 4 patches per 2 s segment, the last zero-padded).
 """
@@ -170,13 +173,13 @@ class Perceiver:
         out.text = [TextLine(ln.text, ln.score) for ln in dedupe(per_frame)]
 
     # -- public ------------------------------------------------------------------------------
-    def reset(self) -> None:
-        """Forget the last frame read (call between videos, so one never reuses another's text)."""
-        self._last_ocr = None
-
     def perceive(self, frames: np.ndarray | None, audio: np.ndarray | None, *, sr: int = 16000) -> SegmentPerception:
         """frames: uint8 RGB [T, H, W, 3] (the segment's frames, any size) or None; audio: float32
-        mono in [-1, 1] at `sr`, or None."""
+        mono in [-1, 1] at `sr`, or None. Nothing of an earlier call is reused."""
+        self._last_ocr = None
+        return self._perceive(frames, audio, sr=sr)
+
+    def _perceive(self, frames: np.ndarray | None, audio: np.ndarray | None, *, sr: int = 16000) -> SegmentPerception:
         out = SegmentPerception()
         if audio is not None and "heard" in self._models:
             a = np.asarray(audio, dtype=np.float32)
@@ -198,8 +201,14 @@ class Perceiver:
 
     def perceive_batch(self, clips: Sequence[tuple[np.ndarray | None, np.ndarray | None]], *,
                        sr: int = 16000) -> list[SegmentPerception]:
-        """`perceive` for each (frames, audio) pair, in order (the exports run one item at a time)."""
-        return [self.perceive(frames, audio, sr=sr) for frames, audio in clips]
+        """`perceive` for each (frames, audio) pair, in order (the exports run one item at a time);
+        consecutive segments of one video, so a static picture's text is read once (see the module
+        docstring). Nothing of an earlier call is reused."""
+        self._last_ocr = None
+        try:
+            return [self._perceive(frames, audio, sr=sr) for frames, audio in clips]
+        finally:
+            self._last_ocr = None
 
 
 __all__ = ["MODALITIES", "Perceiver", "PerceiverConfig", "pick_frames"]
