@@ -40,8 +40,14 @@ def test_spoken_phrase_finds_the_moment(idx):
 
 @pytest.mark.shared
 def test_paraphrase_and_filters(idx):
+    said = idx.search("where can I read this book online", k=5, modalities=["speech"])
+    assert said and "text version" in " ".join(h.subtitle or "" for h in said[:2])  # the paraphrase, in speech
+    # Fused, the lines said while the title card ("Audible Socialism, Manifesto of the Communist Party,
+    # by Karl Marx, Friedrich Engels") is on screen gain its `read` evidence: measured 0.859 (public
+    # domain), 0.857 (a line shown with the card), 0.853 (text version).
     hits = idx.search("where can I read this book online", k=5)
-    assert hits and "text version" in " ".join(h.subtitle or "" for h in hits[:2])
+    assert hits and "text version" in " ".join(h.subtitle or "" for h in hits[:3])
+    assert any(h.matched.get("read") for h in hits[:3])  # ... and the reason is given
     long = {v["path"].rsplit("/", 1)[1] for v in idx.videos("duration > 60")}
     assert long == {"manifesto.mp4", "tears_of_steel_battle.webm"}
     assert idx.search("public domain", where="duration > 60")[0].path.endswith("manifesto.mp4")

@@ -7,7 +7,8 @@ compared with the query's MiniLM vector:
 - `seen`: ImageNet tags and COCO objects whose label is close to the query (cosine at least the
   modality's calibrated equal-odds point `b`), best first, with the model's score: `[label, score]`;
 - `heard`: AudioSet tags, the same way;
-- `read`: on-screen lines close to the query or containing it verbatim;
+- `read`: on-screen lines close to the query or containing it verbatim; where no one line is but the
+  on-screen text as a whole matches (the `read` evidence, which embeds the lines joined, >= 0.5), that text;
 - `speech`: the line said, when speech counts as a match (calibrated evidence >= 0.5) or it
   contains the query verbatim.
 
@@ -71,9 +72,11 @@ class Explainer:
                     why[m] = found
             if "read" in modalities:
                 lines = {item[0]: float(item[1]) for s in segs for item in json.loads(s.get("read_json") or "[]")}
-                found = self._close("read", q, lines, needle)
+                found = [lab for lab, _ in self._close("read", q, lines, needle)]
+                if not found and (mo.evidence.get("read") or 0) >= 0.5 and mo.read_text:
+                    found = [" ".join(dict.fromkeys(mo.read_text.splitlines()))]  # no one line: the text as a whole
                 if found:
-                    why["read"] = [lab for lab, _ in found]
+                    why["read"] = found
             said = mo.text and ((mo.evidence.get("speech") or 0) >= 0.5 or (needle and needle in mo.text.lower()))
             if "speech" in modalities and said:
                 why["speech"] = [mo.text]
