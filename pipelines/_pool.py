@@ -1,8 +1,9 @@
 """Warm actors: the decode, embed and write actors of an ingest, kept for the next ingest of the
 same process while its Ray session lasts.
 
-Starting an ingest's actors costs ~6-8 s on 2 cores (the embed actor loads torch, MiniLM, the
-ESC-10 model and the perception models; the writer loads LanceDB), most of a small ingest's time.
+Starting an ingest's actors costs 4-10 s on 2 cores (the embed actor loads torch, MiniLM, the
+ESC-10 model and the perception models; the writer loads LanceDB), most of a small ingest's time;
+taking them warm, ~0.05 s (`avu bench ingest --json`: `startup_s_cold` 9.09, `startup_s_warm` 0.043).
 When the caller keeps Ray up across ingests (`with ray_session(): add_videos(...); add_videos(...)`,
 a notebook, the test suite), `ActorPool` keeps the last ingest's actors, each under the key of what
 it was built with (the ingest config, thread count, memory guard, frame reader), and the next
