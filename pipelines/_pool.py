@@ -39,9 +39,10 @@ class ActorPool:
     def take(self, wanted: list[Hashable]) -> list[Any | None]:
         """For each key in `wanted`, an idle actor built with it (None where there is none). The
         idle actors not taken are ended, so their CPUs are free for the actors started next."""
+        session = _session()
         with self._lock:
-            if self._session != _session():
-                self._idle, self._session = [], _session()  # another Ray: those handles are gone
+            if self._session != session:
+                self._idle, self._session = [], session  # another Ray: those handles are gone
             idle, self._idle = self._idle, []
         out: list[Any | None] = []
         for key in wanted:
@@ -66,9 +67,6 @@ class ActorPool:
         """Forget every idle actor (Ray is about to shut down, which ends them)."""
         with self._lock:
             self._idle, self._session = [], None
-
-    def __len__(self) -> int:
-        return len(self._idle)
 
 
 POOL = ActorPool()  # the process's pool (used by `pipelines.ingest`)

@@ -35,9 +35,9 @@ class Writer:
 
     def open(self, uri: str) -> None:
         """A new job writes `uri`: a fresh committer (the index as it is now)."""
-        committer = Committer(IndexStore(uri, create=True))
         with self._lock:
-            self._committers[uri] = committer
+            self._committers.pop(uri, None)
+        self._committer(uri)
 
     def _committer(self, uri: str) -> Committer:
         with self._lock:

@@ -205,10 +205,7 @@ class Perceiver:
         consecutive segments of one video, so a static picture's text is read once (see the module
         docstring). Nothing of an earlier call is reused."""
         self._last_ocr = None
-        try:
-            return [self._perceive(frames, audio, sr=sr) for frames, audio in clips]
-        finally:
-            self._last_ocr = None
+        return [self._perceive(frames, audio, sr=sr) for frames, audio in clips]
 
 
 __all__ = ["MODALITIES", "Perceiver", "PerceiverConfig", "pick_frames"]
