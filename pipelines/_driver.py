@@ -253,6 +253,8 @@ class Driver:
             self.free.append(i)
 
     def _fail(self, job: Job, error: str) -> None:
+        if self.busy.get(job.decoder) is job:  # an embed or cue call failed: the decoder may hold the file open
+            self.backend.call(self.decoders[job.decoder], "release", job.path)
         self._release(job)
         row = video_row(job, self.cfg, self.models) if job.plan else {"video_id": job.row_id(), "path": job.path}
         job.failed = error

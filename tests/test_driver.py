@@ -30,6 +30,11 @@ class Scripted(InlineBackend):
         self.stalled: list = []
         self.failing: list = []
         self.log: list[str] = []
+        self.sent: list[str] = []  # every call made, replied or not ("method:first argument")
+
+    def call(self, actor, method: str, *args) -> InlineCall:
+        self.sent.append(f"{method}:{args[0] if args and isinstance(args[0], str) else ''}")
+        return super().call(actor, method, *args)
 
     def clock(self) -> float:
         return self.now
@@ -221,6 +226,19 @@ def test_late_replies_of_a_failed_video_are_ignored():
     results, writer, stats, _ = drive(["v0"], backend, decoders=1)
     assert results["v0"].status == "failed" and "embedder lost its model" in results["v0"].error
     assert writer.written == {} and stats["replies"]["write"] == 0
+
+
+def test_a_video_failed_elsewhere_is_closed_by_its_decoder():
+    """An embed call fails while the decoder still holds the video open: the driver tells the decoder
+    to let the file go (a warm decoder would keep it open until its next video otherwise). Every video
+    that held a decoder is released once, done or failed (a decoder that raised has closed the file
+    already; its `release` finds nothing open)."""
+    backend = Scripted()
+    backend.fail(nth("embed", 1), RuntimeError("embedder lost its model"))
+    backend.fail(nth("decode", 1, "v1"), RuntimeError("corrupt packet"))
+    results, _, _, _ = drive(["v0", "v1", "v2"], backend, decoders=1)
+    assert [results[f].status for f in ("v0", "v1", "v2")] == ["failed", "failed", "done"]
+    assert [c for c in backend.sent if c.startswith("release:")] == ["release:v0", "release:v1", "release:v2"]
 
 
 def test_driver_calls_per_s_counts_decode_and_embed_replies():
