@@ -186,6 +186,23 @@ def test_bench_query_small(tmp_path):
     assert list(tmp_path.iterdir()) == []  # the temporary table is gone
 
 
+def test_bench_query_fused_small(tmp_path):
+    """The fused benchmark on 2,000 rows (exact search): the fused ranking of `Index.search_vectors`
+    equals the exact one, and each step of a query is timed, each column's scan on its own."""
+    from avu.bench.query_fused import bench_query_fused
+
+    out = bench_query_fused(sizes=(2000,), queries=3, workdir=str(tmp_path))
+    assert out["modalities"] == ["speech", "seen", "heard", "read"] and list(out["sizes"]) == ["2000"]
+    r = out["sizes"]["2000"]
+    assert r["indexes"] == "exact" and r["recall_at_10"] == 1.0 and r["rows"] == 2000
+    assert 0 < r["p50_ms"] <= r["p95_ms"]
+    steps = r["steps"]
+    assert set(steps) == {"encode_ms", "scans_ms", "scans_one_by_one_ms", "read_rows_ms", "scan_alone_ms"}
+    assert set(steps["scan_alone_ms"]) == {"speech_emb", "seen_emb", "heard_emb", "read_emb"}
+    assert all(v > 0 for k, v in steps.items() if k != "scan_alone_ms") and min(steps["scan_alone_ms"].values()) > 0
+    assert list(tmp_path.iterdir()) == []  # the temporary index is gone
+
+
 @pytest.mark.parametrize("table,where", [("ann", None), ("exact", None), ("exact", "video_id IN ('v0003', 'v0007')")])
 def test_row_ids_lead_back_to_the_same_rows(tables, table, where):
     """`vector_search(row_ids=True)` on the ANN, flat and NumPy paths; `take_rows` reads those rows

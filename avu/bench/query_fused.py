@@ -9,6 +9,9 @@ indexes as ingest does. Per size:
 - latency: `Index.search(text, k=10)` end to end, as a user waits for it: MiniLM encoding, the
   four column searches (concurrent) and the cue search, fusion, the look-up of what explains
   each hit. p50 / p95 over `queries` different realistic phrases, after one untimed warm-up.
+- steps: the same query's steps timed one by one (medians over the queries, ms): MiniLM
+  encoding, the four column scans as `Index.search` runs them (concurrently) and one after
+  another, each column's scan alone, and the one read of the candidates' rows (`take_rows`).
 - recall@10 of the fused ranking against the exact fused ranking: random unit query vectors
   (the same vector for the four modalities, as a text query), `Index.search_vectors`, compared
   with the exact top 10 of `fusion.fuse_arrays` over every row, computed in NumPy chunk by chunk
@@ -27,9 +30,10 @@ import numpy as np
 import pyarrow as pa
 
 from avu.bench.query import CHUNK, SEGMENTS_PER_VIDEO, K, _pct, query_texts, unit_vectors
+from avu.index.fused import BASE, LABELS
 from avu.index.fusion import TEXT_MODALITIES, fuse_arrays
 from avu.models.text import MINILM_DIM
-from avu.store.ann import search_params
+from avu.store.ann import search_params, take_rows, vector_search
 from avu.store.tables import SEGMENTS, IndexStore
 
 NULLS = {"speech": 0.05, "seen": 0.05, "heard": 0.05, "read": 0.8}  # share of segments without a vector
@@ -82,6 +86,39 @@ def _fill(store: IndexStore, n: int, rng: np.random.Generator, truth: _ExactFuse
                                           schema=store.videos.schema))
 
 
+def _steps(idx, texts: list[str]) -> dict:
+    """Median ms of each step of a fused text query, timed one by one with the calls `gather` makes
+    (candidates per column: `4 * K`, as `Index.search` asks for at k = K)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store, cols = idx.store, [f"{m}_emb" for m in TEXT_MODALITIES]
+    read = BASE + cols + [c for c in LABELS if store.has_column(c)]
+    times: dict[str, list[float]] = {"encode": [], "scans": [], "scans_one_by_one": [], "read_rows": []}
+    alone: dict[str, list[float]] = {c: [] for c in cols}
+
+    def scan(col, q):
+        return vector_search(store.segments, col, q, 4 * K, columns=["video_id", "seg"], row_ids=True, refine=False)
+
+    with ThreadPoolExecutor(max_workers=len(cols)) as pool:
+        for text in texts:
+            t0 = time.perf_counter()
+            q = idx._encode(text)
+            t1 = time.perf_counter()
+            found = [f.result() for f in [pool.submit(scan, c, q) for c in cols]]
+            t2 = time.perf_counter()
+            for c in cols:
+                t = time.perf_counter()
+                scan(c, q)
+                alone[c].append((time.perf_counter() - t) * 1e3)
+            t3 = time.perf_counter()
+            take_rows(store.segments, [r["_rowid"] for rows in found for r in rows], read)
+            t4 = time.perf_counter()
+            for key, ms in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                times[key].append(ms * 1e3)
+    return {**{f"{key}_ms": _pct(v, 50) for key, v in times.items()},
+            "scan_alone_ms": {c: _pct(v, 50) for c, v in alone.items()}}
+
+
 def bench_size(n: int, *, queries: int, seed: int, workdir: str | None) -> dict:
     from avu.index import open_index
 
@@ -116,7 +153,8 @@ def bench_size(n: int, *, queries: int, seed: int, workdir: str | None) -> dict:
         for text in texts[:-1]:
             idx._encode(text)
         encode_ms = (time.perf_counter() - t0) * 1e3 / max(1, len(texts) - 1)
-    return {"p50_ms": _pct(total, 50), "p95_ms": _pct(total, 95),
+        steps = _steps(idx, texts[:-1])
+    return {"p50_ms": _pct(total, 50), "p95_ms": _pct(total, 95), "steps": steps,
             "recall_at_10": round(float(np.mean(recalls)), 4), "min_recall_at_10": float(np.min(recalls)),
             "indexes": built or "exact", "rows": n, "write_s": round(write_s, 2), "build_s": round(build_s, 2),
             "encode_mean_ms": round(encode_ms, 2), "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
