@@ -3,9 +3,10 @@
 A query is text (what is said or shown) or `VIDEO@START-END` (a clip of an indexed video, found by
 what it looks and sounds like). Below the hits, one line says what was searched (the modalities the
 index holds, those compared, those it could not use and why), a weak best hit is labelled weak,
-and "no hits" says why. The table keeps the whole time range at 80 columns and leaves out the
-per-modality column first; `--json` prints one JSON list of hits (the notes then go to stderr when
-there is something to say: a weak best hit, a modality not used, no hits).
+and "no hits" says why. The table keeps the whole time range and every hit's reason at 80 columns
+(the reason wraps: each modality's score with what matched, then the line said); `--json` prints
+one JSON list of hits (the notes then go to stderr when there is something to say: a weak best
+hit, a modality not used, no hits).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from avu.cli._output import Col, print_json, print_table, time_range
 app = typer.Typer()
 
 COLUMNS = [Col("video", min_width=10), Col("time", no_wrap=True), Col("score", no_wrap=True),
-           Col("why", drop=1, min_width=14), Col("said", min_width=24, hide_empty=True)]
+           Col("why", min_width=24)]
 
 
 def parse_query(query: str) -> str | tuple[str, float, float]:
@@ -34,21 +35,23 @@ def parse_query(query: str) -> str | tuple[str, float, float]:
 
 
 def _why(h) -> str:
-    """A hit's evidence: each modality's score, with the label or text that matched it."""
+    """A hit's reason: each modality's score with the label or text that matched it, then the line
+    said in the moment (the speech evidence's text, or what is said there when it matched otherwise)."""
     parts = []
     for m, v in h.scores_by_modality.items():
         if not v:
             continue
-        first = (h.matched.get(m) or [None])[0] if m != "speech" else None  # the line said has its column
+        first = (h.matched.get(m) or [None])[0] if m != "speech" else None  # the line said comes last, whole
         label = first[0] if isinstance(first, (list, tuple)) else first
         parts.append(f"{m} {v:.2f}" + (f" ({label})" if label else ""))
-    return ", ".join(parts)
+    said = f'said "{h.subtitle}"' if h.subtitle else ""
+    return "; ".join(x for x in (", ".join(parts), said) if x)
 
 
 def hit_rows(hits) -> list[list[str]]:
-    """The table rows of `hits` (video file, time range, score, evidence, the line said)."""
-    return [[escape(Path(h.path).name), time_range(h.start, h.end), f"{h.score:.3f}", escape(_why(h)),
-             escape(h.subtitle or "")] for h in hits]
+    """The table rows of `hits` (video file, time range, score, the reason with the line said)."""
+    return [[escape(Path(h.path).name), time_range(h.start, h.end), f"{h.score:.3f}", escape(_why(h))]
+            for h in hits]
 
 
 def notes(result) -> list[str]:
