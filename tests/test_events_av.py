@@ -235,6 +235,9 @@ def test_events_through_the_index(av_index):
     assert [(e["label"], e["kind"]) for e in json.loads(res.stdout)] == [("dog barking", "prompt")]
     res = runner.invoke(app, ["events", idx.uri, silent, "--visual", "--json"])
     assert res.exit_code == 0 and len(json.loads(res.stdout)) == 3
+    res = runner.invoke(app, ["events", idx.uri, silent, "--min-duration", "1"])  # no audio: an empty timeline
+    said = " ".join(res.output.split())  # says which threshold and duration nothing reached (ESC-10's: 0.8)
+    assert res.exit_code == 0 and "no events: none reached the threshold 0.8 for 1 s or more" in said, res.output
     res = runner.invoke(app, ["events", idx.uri, dog, "--prompt", "piano music"])
     assert res.exit_code == 1 and "matches no known sound class" in res.output and "Traceback" not in res.output
 

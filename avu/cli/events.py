@@ -50,6 +50,7 @@ def events(index: Path = typer.Argument(..., help="Index folder."),
                                       "video was perceived, else ESC-10; audioset; esc10."),
            as_json: bool = typer.Option(False, "--json", help="Print one JSON list.")):
     """The event timeline of an indexed video (sounds, prompts, and with --visual what is seen)."""
+    from avu.events.perceived import AUDIOSET_THRESHOLD, ESC10_THRESHOLD
     from avu.index import open_index
 
     idx = open_index(index)
@@ -63,10 +64,15 @@ def events(index: Path = typer.Argument(..., help="Index folder."),
     rows = [[timestamp(e["start"]), timestamp(e["end"]),
              escape(e["label"]) + (f" (at most {e['count']} at once)" if e.get("count") else ""), e["kind"],
              f"{e['confidence']:.2f}"] for e in found]
-    print_table([Col("start", no_wrap=True), Col("end", no_wrap=True), Col("event"), Col("kind", drop=1),
-                 Col("confidence", no_wrap=True)], rows, empty="no events above the threshold")
     perceived = sounds == "auto" and any(r.get("heard") is not None for r in idx.perception(video))
-    if sounds == "esc10" or (sounds == "auto" and not perceived):
+    esc10 = sounds == "esc10" or (sounds == "auto" and not perceived)
+    th = threshold if threshold is not None else ESC10_THRESHOLD if esc10 else AUDIOSET_THRESHOLD
+    print_table([Col("start", no_wrap=True), Col("end", no_wrap=True), Col("event"), Col("kind", drop=1),
+                 Col("confidence", no_wrap=True)], rows,
+                empty=f"no events: none reached the threshold {th:g} for {min_duration:g} s or more (a short "
+                      "sound such as a gunshot scores low over a whole segment: try --threshold 0.1 or "
+                      "--min-duration 0)")
+    if esc10:
         console.print(ESC10_NOTE, style="dim", highlight=False)
 
 

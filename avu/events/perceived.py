@@ -34,6 +34,7 @@ from avu.events.detect import Event, detect_events
 from avu.events.prompts import UnknownPrompt, _ontology, ontology_path
 
 AUDIOSET_THRESHOLD = 0.3  # default threshold of AudioSet sound and object events (YAMNet mean scores)
+ESC10_THRESHOLD = 0.8  # default threshold of the ESC-10 specialist's events (any sound gets a distribution over ten)
 TEMPERATURE = 0.05  # softmax temperature over prompt-class cosine similarities
 MIN_SIMILARITY = 0.4  # a prompt whose best AudioSet class is less similar matches no class
 AGREE = 0.5  # MiniLM cosine between a seen label and a heard label that counts as the same thing
@@ -207,5 +208,5 @@ def perceived_events(segs: Sequence[dict], *, threshold: float, min_duration: fl
     return found
 
 
-__all__ = ["AGREE", "AUDIOSET_THRESHOLD", "AudioSetPrompts", "agreement_rows", "object_rows", "perceived_events",
-           "sound_rows", "with_counts"]
+__all__ = ["AGREE", "AUDIOSET_THRESHOLD", "ESC10_THRESHOLD", "AudioSetPrompts", "agreement_rows", "object_rows",
+           "perceived_events", "sound_rows", "with_counts"]

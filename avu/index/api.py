@@ -176,7 +176,7 @@ class Index:
         classes; `avu.events.perceived`), "esc10" the shipped ESC-10 specialist's probabilities
         (ten classes: any sound gets a distribution over those ten, so its default threshold is
         high), "auto" AudioSet when the video was perceived, else ESC-10. `threshold` defaults to
-        `AUDIOSET_THRESHOLD` or 0.8 (ESC-10). Segments quieter than -60 dBFS hold no sound event.
+        `AUDIOSET_THRESHOLD` or `ESC10_THRESHOLD` (0.8). Segments quieter than -60 dBFS hold no sound event.
         `prompts` replaces the classes by free-text prompts matched to them by meaning (a prompt
         that matches no class raises `UnknownPrompt`), labelled with their text. `visual=True`
         adds "high motion" and "scene change" events, objects on screen ("person", with the most
@@ -184,7 +184,7 @@ class Index:
         sound agree (a dog seen and a bark heard).
         """
         from avu.events.detect import detect_events
-        from avu.events.perceived import AUDIOSET_THRESHOLD, perceived_events
+        from avu.events.perceived import AUDIOSET_THRESHOLD, ESC10_THRESHOLD, perceived_events
         from avu.events.timeline import SILENCE_DB
 
         if sounds not in ("auto", "audioset", "esc10"):
@@ -209,7 +209,7 @@ class Index:
                                      prompts=prompts, visual=visual)
             rows = sound_rows(loud)  # "<sound> + motion" events name AudioSet sounds too
         else:
-            th = 0.8 if threshold is None else threshold
+            th = ESC10_THRESHOLD if threshold is None else threshold
             kind = "sound"
             if prompts is not None:
                 from avu.events.prompts import prompt_rows
