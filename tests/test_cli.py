@@ -199,7 +199,7 @@ def test_table_at_80_columns_keeps_the_whole_time_range_and_the_reason(search_ap
     assert "00:00:03.919-00:00:05.919" in r.output and "00:00:04.919-00:00:05.919" not in r.output
     assert "00:00:04.919-00:00:06.919" in r.output
     assert max(len(line) for line in _lines(r.output)) <= 80
-    for out in (r.output, wide(search_app, console, monkeypatch)):  # the reason wraps, it is never cut
+    for out in (r.output, _wide(search_app, console, monkeypatch)):  # the reason wraps, it is never cut
         assert _cells(out, 3) == [f'speech 0.81, seen 0.27 (assault rifle); said "{SAID}"'] * 2
 
 
@@ -217,7 +217,7 @@ def _cells(output: str, col: int) -> list[str]:
     return [" ".join(x for x in row if x) for row in rows]
 
 
-def wide(search_app, console, monkeypatch) -> str:
+def _wide(search_app, console, monkeypatch) -> str:
     monkeypatch.setattr(console, "width", 200)
     r = CliRunner().invoke(search_app, ["IDX", "class struggles", "--k", "2"])
     assert max(len(line) for line in _lines(r.output)) <= 200
