@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from avu.bench.query import CHUNK, SEGMENTS_PER_VIDEO, K, _pct, query_texts, unit_vectors
-from avu.index.fused import BASE, LABELS
+from avu.index.fused import BASE, LABELS, candidates
 from avu.index.fusion import TEXT_MODALITIES, fuse_arrays
 from avu.models.text import MINILM_DIM
 from avu.store.ann import search_params, take_rows, vector_search
@@ -88,7 +88,7 @@ def _fill(store: IndexStore, n: int, rng: np.random.Generator, truth: _ExactFuse
 
 def _steps(idx, texts: list[str]) -> dict:
     """Median ms of each step of a fused text query, timed one by one with the calls `gather` makes
-    (candidates per column: `4 * K`, as `Index.search` asks for at k = K)."""
+    (`candidates(K)` per column, as `Index.search` asks for at k = K)."""
     from concurrent.futures import ThreadPoolExecutor
 
     store, cols = idx.store, [f"{m}_emb" for m in TEXT_MODALITIES]
@@ -97,7 +97,8 @@ def _steps(idx, texts: list[str]) -> dict:
     alone: dict[str, list[float]] = {c: [] for c in cols}
 
     def scan(col, q):
-        return vector_search(store.segments, col, q, 4 * K, columns=["video_id", "seg"], row_ids=True, refine=False)
+        return vector_search(store.segments, col, q, candidates(K), columns=["video_id", "seg"], row_ids=True,
+                             refine=False)
 
     with ThreadPoolExecutor(max_workers=len(cols)) as pool:
         for text in texts:

@@ -461,13 +461,13 @@ class Index:
     def _run(self, vectors: dict, k: int, scope: str, vids: dict, weights: dict, *, requested, held,
              unavailable, exclude, verbatim, q_text) -> SearchResult:
         from avu.index.explain import Explainer
-        from avu.index.fused import gather, score
+        from avu.index.fused import candidates, gather, score
         from avu.index.voice import diarization
 
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=len(ALL_MODALITIES) + 1, thread_name_prefix="avu-search")
         searched = tuple(m for m in requested if m in vectors)
-        moments = gather(self.store, vectors, per_modality=max(4 * k, 20), where=None if scope == "true" else scope,
+        moments = gather(self.store, vectors, per_modality=candidates(k), where=None if scope == "true" else scope,
                          verbatim=verbatim, pool=self._pool)
         best = self._best(score(moments, searched, weights), k, vids, exclude)
         if self._explainer is None:

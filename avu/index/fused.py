@@ -54,6 +54,11 @@ class Moment:
     score: float = 0.0
 
 
+def candidates(k: int) -> int:
+    """How many segments each modality's search returns for a fused top `k` (the union is rescored)."""
+    return max(4 * k, 20)
+
+
 def _unit(q: np.ndarray) -> np.ndarray:
     q = np.asarray(q, dtype=np.float32).ravel()
     return q / max(float(np.linalg.norm(q)), 1e-12)
@@ -150,4 +155,4 @@ def score(moments: list[Moment], modalities, weights: dict) -> list[Moment]:
     return moments
 
 
-__all__ = ["Moment", "gather", "score"]
+__all__ = ["Moment", "candidates", "gather", "score"]
