@@ -10,6 +10,7 @@ import time
 import pytest
 
 import avu
+from avu.events.perceived import AUDIOSET_THRESHOLD
 from avu.index import Hit
 from avu.store import IndexStore, InvalidIndex
 from pipelines.ingest import IngestOptions, run_ingest
@@ -125,7 +126,10 @@ def test_event_timeline(idx):
     assert {e.label for e in every} <= {"dog", "rooster", "rain", "sea_waves", "crackling_fire", "crying_baby",
                                         "sneezing", "clock_tick", "helicopter", "chainsaw"}
     assert all(0 <= e.start < e.end <= 88.08 + 1e-6 and 0 <= e.confidence <= 1 for e in every)
+    assert (every.sounds, every.threshold) == ("esc10", 0.0)
     strict = idx.events(vid, threshold=0.8, min_duration=2.0)  # AudioSet tags (the video was perceived)
+    assert (strict.sounds, strict.threshold) == ("audioset", 0.8)
+    assert idx.events(vid, prompts=["a man speaking"]).threshold == AUDIOSET_THRESHOLD  # the default
     assert strict and "Speech" in {e.label for e in strict}  # an audiobook: speech throughout
     assert all(e.confidence >= 0.8 and e.kind == "sound" for e in strict)
     r = subprocess.run([sys.executable, "-m", "avu", "events", idx.uri, vid, "--json"], capture_output=True,

@@ -210,7 +210,9 @@ def av_index(tmp_path_factory, shared_data):
 def test_events_through_the_index(av_index):
     idx, silent, dog = av_index
     torch.set_num_threads(1)
-    assert idx.events(silent) == []  # no audio: no sound events, no error
+    empty = idx.events(silent)
+    assert empty == []  # no audio: no sound events, no error
+    assert (empty.sounds, empty.threshold, empty.min_duration) == ("esc10", 0.8, 2.0)  # what nothing reached
     ev = idx.events(silent, visual=True)
     assert [(e.label, e.start, e.end, e.kind) for e in ev] == [
         ("scene change", 3.0, 5.0, "visual"), ("scene change", 7.0, 9.0, "visual"),
@@ -238,6 +240,8 @@ def test_events_through_the_index(av_index):
     res = runner.invoke(app, ["events", idx.uri, silent, "--min-duration", "1"])  # no audio: an empty timeline
     said = " ".join(res.output.split())  # says which threshold and duration nothing reached (ESC-10's: 0.8)
     assert res.exit_code == 0 and "no events: none reached the threshold 0.8 for 1 s or more" in said, res.output
+    res = runner.invoke(app, ["events", idx.uri, dog, "--sounds", "loud"])
+    assert res.exit_code == 1 and "sounds must be one of" in " ".join(res.output.split()), res.output
     res = runner.invoke(app, ["events", idx.uri, dog, "--prompt", "piano music"])
     assert res.exit_code == 1 and "matches no known sound class" in res.output and "Traceback" not in res.output
 

@@ -25,15 +25,6 @@ ESC10_NOTE = ("ESC-10 classes only: dog, rooster, rain, sea waves, crackling fir
               "clock tick, helicopter, chainsaw; other sounds are forced into one of them.")
 
 
-SOUNDS = ("auto", "audioset", "esc10")
-
-
-def _sounds(value: str) -> str:
-    if value not in SOUNDS:
-        raise typer.BadParameter(f"must be one of {', '.join(SOUNDS)}, not {value!r}")
-    return value
-
-
 @app.command()
 @clean_errors
 def events(index: Path = typer.Argument(..., help="Index folder."),
@@ -46,16 +37,15 @@ def events(index: Path = typer.Argument(..., help="Index folder."),
                                             "(repeatable; matched to the classes by meaning)."),
            visual: bool = typer.Option(False, "--visual", help="Add high-motion, scene-change, objects on "
                                        "screen and sight-and-sound events."),
-           sounds: str = typer.Option("auto", "--sounds", callback=_sounds, help="auto: AudioSet tags when the "
+           sounds: str = typer.Option("auto", "--sounds", help="auto: AudioSet tags when the "
                                       "video was perceived, else ESC-10; audioset; esc10."),
            as_json: bool = typer.Option(False, "--json", help="Print one JSON list.")):
     """The event timeline of an indexed video (sounds, prompts, and with --visual what is seen)."""
-    from avu.events.perceived import AUDIOSET_THRESHOLD, ESC10_THRESHOLD
     from avu.index import open_index
 
-    idx = open_index(index)
-    found = [e._asdict() for e in idx.events(video, threshold=threshold, min_duration=min_duration,
-                                             prompts=prompt or None, visual=visual, sounds=sounds)]
+    timeline = open_index(index).events(video, threshold=threshold, min_duration=min_duration,
+                                        prompts=prompt or None, visual=visual, sounds=sounds)
+    found = [e._asdict() for e in timeline]
     if out:
         out.write_text(json.dumps(found, indent=2))
     if as_json:
@@ -64,15 +54,12 @@ def events(index: Path = typer.Argument(..., help="Index folder."),
     rows = [[timestamp(e["start"]), timestamp(e["end"]),
              escape(e["label"]) + (f" (at most {e['count']} at once)" if e.get("count") else ""), e["kind"],
              f"{e['confidence']:.2f}"] for e in found]
-    perceived = sounds == "auto" and any(r.get("heard") is not None for r in idx.perception(video))
-    esc10 = sounds == "esc10" or (sounds == "auto" and not perceived)
-    th = threshold if threshold is not None else ESC10_THRESHOLD if esc10 else AUDIOSET_THRESHOLD
     print_table([Col("start", no_wrap=True), Col("end", no_wrap=True), Col("event"), Col("kind", drop=1),
                  Col("confidence", no_wrap=True)], rows,
-                empty=f"no events: none reached the threshold {th:g} for {min_duration:g} s or more (a short "
+                empty=f"no events: none reached the threshold {timeline.threshold:g} for {min_duration:g} s or more (a short "
                       "sound such as a gunshot scores low over a whole segment: try --threshold 0.1 or "
                       "--min-duration 0)")
-    if esc10:
+    if timeline.sounds == "esc10":
         console.print(ESC10_NOTE, style="dim", highlight=False)
 
 

@@ -7,6 +7,8 @@
 - `avu.events.timeline`: per-second scores and events straight from a media file, any model.
 - `avu.events.prompts`: free-text prompts scored through the ESC-10 classes' meaning (MiniLM
   over AudioSet ontology descriptions).
+- `avu.events.stored`: one indexed video's timeline from its stored segment rows (`Index.events`):
+  the sound source and threshold chosen, sound, prompt, object, visual and audio-visual events.
 - `avu.events.visual`: "high motion", "scene change" and "<sound> + motion" events from the
   motion and key frames ingest stores.
 - `avu.events.ave`: the AVE `Annotations.txt` loader (ten one-second labels per video,

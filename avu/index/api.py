@@ -169,63 +169,25 @@ class Index:
 
     def events(self, video: str, *, threshold: float | None = None, min_duration: float = 2.0,
                smoothing: int = 1, prompts: Sequence[str] | None = None, visual: bool = False,
-               sounds: str = "auto") -> list:
-        """Events `(label, start, end, confidence, kind, count)` of one video, sorted by start.
-
-        Sounds (`sounds`): "audioset" reads the AudioSet tags perception stored (YAMNet, 521
-        classes; `avu.events.perceived`), "esc10" the shipped ESC-10 specialist's probabilities
-        (ten classes: any sound gets a distribution over those ten, so its default threshold is
-        high), "auto" AudioSet when the video was perceived, else ESC-10. `threshold` defaults to
-        `AUDIOSET_THRESHOLD` or `ESC10_THRESHOLD` (0.8). Segments quieter than -60 dBFS hold no sound event.
-        `prompts` replaces the classes by free-text prompts matched to them by meaning (a prompt
-        that matches no class raises `UnknownPrompt`), labelled with their text. `visual=True`
-        adds "high motion" and "scene change" events, objects on screen ("person", with the most
-        seen at once), "<sound> + motion" events and "<seen> + <heard>" events where sight and
-        sound agree (a dog seen and a bark heard).
+               sounds: str = "auto"):
+        """The event timeline of one video (`avu.events.stored.Timeline`: a list of events
+        `(label, start, end, confidence, kind, count)` sorted by start, with the sound source and
+        threshold it used). `sounds`: "audioset" (the stored YAMNet tags, 521 classes), "esc10"
+        (the shipped ten-class specialist), "auto" (AudioSet when the video was perceived).
+        `threshold` defaults to `AUDIOSET_THRESHOLD` or `ESC10_THRESHOLD` (0.8); segments quieter
+        than -60 dBFS hold no sound event. `prompts` replace the classes by free-text prompts
+        matched to them by meaning (`UnknownPrompt` when one matches none). `visual=True` adds
+        "high motion", "scene change", objects on screen (with the most seen at once),
+        "<sound> + motion" and "<seen> + <heard>" events (a dog seen and a bark heard).
         """
-        from avu.events.detect import detect_events
-        from avu.events.perceived import AUDIOSET_THRESHOLD, ESC10_THRESHOLD, perceived_events
-        from avu.events.timeline import SILENCE_DB
+        from avu.events.stored import stored_events
 
-        if sounds not in ("auto", "audioset", "esc10"):
-            raise ValueError(f"sounds must be 'auto', 'audioset' or 'esc10', got {sounds!r}")
         perceived = [c for c in ("heard_json", "seen_json", "objects_json") if self.store.has_column(c)]
         cols = ["start", "end", "event_scores", "audio_db", *perceived]
         cols += ["motion", "keyframe_jpeg"] if visual else []
         segs = self.store.segment_rows(self._video(video)["video_id"], cols)
-        quiet = {(r["start"], r["end"]) for r in segs if r["audio_db"] is not None and r["audio_db"] < SILENCE_DB}
-        has_heard = any(r.get("heard_json") is not None for r in segs)
-        if sounds == "audioset" and not has_heard:
-            raise ValueError(f"{video}: no AudioSet tags stored (perception was off or its YAMNet file missing at "
-                             "ingest); use sounds='esc10' or ingest again with the models installed")
-        rows = [(r["start"], r["end"], json.loads(r["event_scores"])) for r in segs if r["event_scores"]]
-        rows = [(s, e, {k: 0.0 for k in p} if (s, e) in quiet else p) for s, e, p in rows]
-        if sounds == "audioset" or (sounds == "auto" and has_heard):
-            from avu.events.perceived import sound_rows
-
-            th = AUDIOSET_THRESHOLD if threshold is None else threshold
-            loud = [r if (r["start"], r["end"]) not in quiet else {**r, "heard_json": "[]"} for r in segs]
-            found = perceived_events(loud, threshold=th, min_duration=min_duration, smoothing=smoothing,
-                                     prompts=prompts, visual=visual)
-            rows = sound_rows(loud)  # "<sound> + motion" events name AudioSet sounds too
-        else:
-            th = ESC10_THRESHOLD if threshold is None else threshold
-            kind = "sound"
-            if prompts is not None:
-                from avu.events.prompts import prompt_rows
-
-                rows, kind = prompt_rows(rows, list(prompts)), "prompt"
-            found = detect_events(rows, threshold=th, min_duration=min_duration, smoothing=smoothing, kind=kind)
-            if visual and any(r.get("objects_json") is not None for r in segs):
-                found += [e for e in perceived_events(segs, threshold=AUDIOSET_THRESHOLD if threshold is None
-                                                      else threshold, min_duration=min_duration,
-                                                      smoothing=smoothing, visual=True) if e.kind == "object"]
-        if visual:
-            from avu.events.visual import audio_visual_events, visual_events
-
-            found += visual_events(segs, smoothing=smoothing, min_duration=min_duration)
-            found += audio_visual_events(rows, segs, threshold=th, smoothing=smoothing, min_duration=min_duration)
-        return sorted(found, key=lambda e: (e.start, e.end, e.label))
+        return stored_events(segs, name=str(video), threshold=threshold, min_duration=min_duration,
+                             smoothing=smoothing, prompts=prompts, visual=visual, sounds=sounds)
 
     def summary(self, video: str, *, budget: float = 0.15, query: str | None = None):
         """Key shots within `budget` (a fraction of the duration) and the lines said in them."""

@@ -1,0 +1,90 @@
+"""The event timeline of one indexed video, from the segment rows ingest stored (nothing decoded).
+
+`stored_events` picks the sound source, applies its threshold and merges what it finds with the
+visual and audio-visual events; it returns a `Timeline`, a list of `Event`s that also says which
+sound source and threshold it used, so a caller that shows an empty timeline can say what nothing
+reached (the `avu events` command does) without working the choice out a second time.
+
+- Sounds: "audioset" reads the AudioSet tags perception stored (`heard_json`, YAMNet's 521
+  classes; `avu.events.perceived`), "esc10" the shipped ESC-10 specialist's probabilities
+  (`event_scores`, ten classes: any sound gets a distribution over those ten, so its default
+  threshold is high), "auto" AudioSet when the video was perceived, else ESC-10.
+- A segment quieter than `SILENCE_DB` holds no sound event, whichever the source.
+- `prompts` replace the classes by free-text prompts matched to them by meaning.
+- `visual` adds "high motion", "scene change", objects on screen, "<sound> + motion" and
+  "<seen> + <heard>" events (`avu.events.visual`, `avu.events.perceived`).
+"""
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+from avu.events.detect import Event, detect_events
+from avu.events.perceived import AUDIOSET_THRESHOLD, ESC10_THRESHOLD, perceived_events, sound_rows
+from avu.events.timeline import SILENCE_DB
+
+SOUNDS = ("auto", "audioset", "esc10")  # the sound sources one can ask for
+
+
+class Timeline(list):
+    """Events sorted by start (a list), with the sound source and threshold that made them."""
+
+    def __init__(self, events=(), *, sounds: str, threshold: float, min_duration: float):
+        super().__init__(events)
+        self.sounds = sounds  # "audioset" or "esc10": the source the sound events came from
+        self.threshold = threshold  # the sound (and object) threshold applied
+        self.min_duration = min_duration  # seconds: shorter events were dropped
+
+
+def stored_events(segs: Sequence[dict], *, name: str, threshold: float | None = None, min_duration: float = 2.0,
+                  smoothing: int = 1, prompts: Sequence[str] | None = None, visual: bool = False,
+                  sounds: str = "auto") -> Timeline:
+    """Events of one video's segment rows (`start`, `end`, `event_scores`, `audio_db`, and the
+    perception and visual columns where stored); `name` names the video in errors."""
+    if sounds not in SOUNDS:
+        raise ValueError(f"sounds must be one of {SOUNDS}, got {sounds!r}")
+    quiet = {(r["start"], r["end"]) for r in segs if r.get("audio_db") is not None and r["audio_db"] < SILENCE_DB}
+    has_heard = any(r.get("heard_json") is not None for r in segs)
+    if sounds == "audioset" and not has_heard:
+        raise ValueError(f"{name}: no AudioSet tags stored (perception was off or its YAMNet file missing at "
+                         "ingest); use sounds='esc10' or ingest again with the models installed")
+    rows = [(r["start"], r["end"], json.loads(r["event_scores"])) for r in segs if r.get("event_scores")]
+    rows = [(s, e, {k: 0.0 for k in p} if (s, e) in quiet else p) for s, e, p in rows]
+    if sounds == "audioset" or (sounds == "auto" and has_heard):
+        source, th = "audioset", AUDIOSET_THRESHOLD if threshold is None else threshold
+        loud = [r if (r["start"], r["end"]) not in quiet else {**r, "heard_json": "[]"} for r in segs]
+        found = perceived_events(loud, threshold=th, min_duration=min_duration, smoothing=smoothing,
+                                 prompts=prompts, visual=visual)
+        rows = sound_rows(loud)  # "<sound> + motion" events name AudioSet sounds too
+    else:
+        source, th = "esc10", ESC10_THRESHOLD if threshold is None else threshold
+        found, rows = _esc10_events(rows, segs, threshold=th, explicit=threshold, min_duration=min_duration,
+                              smoothing=smoothing, prompts=prompts, visual=visual)
+    if visual:
+        from avu.events.visual import audio_visual_events, visual_events
+
+        found += visual_events(segs, smoothing=smoothing, min_duration=min_duration)
+        found += audio_visual_events(rows, segs, threshold=th, smoothing=smoothing, min_duration=min_duration)
+    return Timeline(sorted(found, key=lambda e: (e.start, e.end, e.label)), sounds=source, threshold=th,
+                    min_duration=min_duration)
+
+
+def _esc10_events(rows: list, segs: Sequence[dict], *, threshold: float, explicit: float | None,
+                  min_duration: float, smoothing: int, prompts: Sequence[str] | None, visual: bool) -> tuple[list[Event], list]:
+    """Sound (or prompt) events of the ESC-10 specialist, with `visual` the objects perception stored
+    (at the AudioSet threshold unless one was given: object scores are detection scores); and the
+    rows scored (per prompt when there are prompts), for the "<sound> + motion" events."""
+    kind = "sound"
+    if prompts is not None:
+        from avu.events.prompts import prompt_rows
+
+        rows, kind = prompt_rows(rows, list(prompts)), "prompt"
+    found = detect_events(rows, threshold=threshold, min_duration=min_duration, smoothing=smoothing, kind=kind)
+    if visual and any(r.get("objects_json") is not None for r in segs):
+        found += [e for e in perceived_events(segs, threshold=AUDIOSET_THRESHOLD if explicit is None else explicit,
+                                              min_duration=min_duration, smoothing=smoothing, visual=True)
+                  if e.kind == "object"]
+    return found, rows
+
+
+__all__ = ["SOUNDS", "Timeline", "stored_events"]
