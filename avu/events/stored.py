@@ -70,7 +70,8 @@ def stored_events(segs: Sequence[dict], *, name: str, threshold: float | None = 
 
 
 def _esc10_events(rows: list, segs: Sequence[dict], *, threshold: float, explicit: float | None,
-                  min_duration: float, smoothing: int, prompts: Sequence[str] | None, visual: bool) -> tuple[list[Event], list]:
+                  min_duration: float, smoothing: int, prompts: Sequence[str] | None,
+                  visual: bool) -> tuple[list[Event], list]:
     """Sound (or prompt) events of the ESC-10 specialist, with `visual` the objects perception stored
     (at the AudioSet threshold unless one was given: object scores are detection scores); and the
     rows scored (per prompt when there are prompts), for the "<sound> + motion" events."""
