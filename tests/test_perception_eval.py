@@ -32,6 +32,26 @@ def test_clip_prediction_pools_kept_patches_only():
     assert (esc10_yamnet.predict_clips(clf, emb, np.ones_like(keep), np.arange(30)) != y).any()
 
 
+class _Probabilities:
+    """A "classifier" whose patch features are already its class probabilities."""
+
+    classes_ = np.array([0, 1])
+
+    def predict_proba(self, x):
+        return x
+
+
+@pytest.mark.parametrize("pooling, expected", [("logp", [0, 1]), ("prob", [0, 0]), ("max", [1, 1])])
+def test_each_pooling_decides_a_clip_its_own_way(pooling, expected):
+    clips = np.array([[[0.9, 0.1], [0.9, 0.1], [0.05, 0.95]],  # one short loud sound of class 1: max hears it
+                      [[0.001, 0.999], [0.8, 0.2], [0.8, 0.2]]])  # one patch all but rules out class 0: logp
+    keep = np.ones((2, 3), dtype=bool)
+    got = esc10_yamnet.predict_clips(_Probabilities(), clips, keep, np.arange(2), pooling=pooling)
+    assert got.tolist() == expected
+    keep[1, 0] = False  # without that patch, every pooling says class 0
+    assert esc10_yamnet.predict_clips(_Probabilities(), clips, keep, np.array([1]), pooling=pooling).tolist() == [0]
+
+
 def test_choice_never_sees_the_test_fold(monkeypatch):
     monkeypatch.setattr(esc10_yamnet, "CS", (0.1,))  # both floors, one C: fewer fits
     rng = np.random.default_rng(0)
@@ -46,7 +66,7 @@ def test_choice_never_sees_the_test_fold(monkeypatch):
     y_scrambled = np.where(folds == 1, rng.permutation(y), y)
     b = esc10_yamnet.choose(scrambled, rms_scrambled, y_scrambled, folds, [2, 3, 4, 5], seed=0)
     assert a == b  # fold 1 changed beyond recognition, the choice did not
-    assert a[0] in esc10_yamnet.FLOORS and a[1] in esc10_yamnet.CS and a[2] > 0.5
+    assert a[0] in esc10_yamnet.FLOORS and a[1] in esc10_yamnet.CS and a[2] in esc10_yamnet.POOLINGS and a[3] > 0.5
     with pytest.raises(ValueError):
         esc10_yamnet.choose(emb, rms, y, folds, [2, 3, 4, 5], seed=0, inner_folds=5)
 
