@@ -156,19 +156,18 @@ def default_prompts() -> AudioSetPrompts:
     return AudioSetPrompts()
 
 
-# MiniLM vectors of the labels met so far (the default encoder): ImageNet, COCO and AudioSet names, so bounded
-_LABEL_VECS: dict[str, np.ndarray] = {}
-
-
 def _label_vecs(labels: Sequence[str], encode: Encoder | None) -> dict[str, np.ndarray]:
-    """{label: vector} for `labels`, encoded in one batch (the default encoder's vectors are kept)."""
-    if encode is not None:
-        labels = list(dict.fromkeys(labels))
-        return dict(zip(labels, np.asarray(encode(labels), np.float64))) if labels else {}
-    new = [lab for lab in dict.fromkeys(labels) if lab not in _LABEL_VECS]
-    if new:
-        _LABEL_VECS.update(zip(new, np.asarray(_minilm(new), np.float64)))
-    return {lab: _LABEL_VECS[lab] for lab in labels}
+    """{label: vector} for `labels`: through `encode` in one batch, or the default MiniLM's vectors,
+    kept per encoder where perception keeps its label vectors (`avu.perception.embed.embed_labels`)."""
+    labels = list(dict.fromkeys(labels))
+    if not labels:
+        return {}
+    if encode is None:
+        from avu.models.text import load_minilm
+        from avu.perception.embed import embed_labels
+
+        return dict(zip(labels, embed_labels(load_minilm(), labels).astype(np.float64)))
+    return dict(zip(labels, np.asarray(encode(labels), np.float64)))
 
 
 def agreement_rows(segs: Sequence[dict], *, encode: Encoder | None = None, agree: float = AGREE) -> list:
