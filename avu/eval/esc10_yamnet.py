@@ -13,8 +13,8 @@ kept).
 
 Every choice is made by validation inside the four training folds (nested): for each candidate
 RMS floor (0: keep all; 1e-3, -60 dBFS), inverse regularisation C and pooling, the mean accuracy
-over the training folds held out in turn (the poolings share each fit) (`inner_folds=4`, the default: leave-one-fold-out; fewer holds
-out only the first, next-after-the-test folds); the best (first in grid order on a tie) is refit
+over the training folds held out in turn (`inner_folds=4`, the default: leave-one-fold-out; fewer
+holds out only the first, next-after-the-test folds; the poolings share each fit); the best (first in grid order on a tie) is refit
 on all four training folds and scored once on the test fold, which never takes part in a choice.
 The design itself (patch-level training, the two floors, this C range; no AudioSet scores as
 extra features, no MLP head) was settled, in the session that wrote this, on inner accuracies
