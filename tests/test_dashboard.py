@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from avu.events.detect import Event
+from avu.events.stored import Timeline
 from avu.speakers._types import Turn
 from avu.summaries.summarize import Shot, Summary
 from dashboard import _timeline
@@ -171,7 +172,8 @@ class FakeIndex:
         return Summary(video, "", d, 1.0, [Shot(0.0, 2.0, 0.4, False), Shot(2.0, d, 0.9, video == "t1")])
 
     def events(self, video):
-        return [Event("dog", 2.0, 4.0, 0.9)] if video == "t1" else []
+        found = [Event("dog", 2.0, 4.0, 0.9)] if video == "t1" else []
+        return Timeline(found, sounds="esc10", threshold=0.8, min_duration=2.0)  # an index without perception
 
     def keyframe(self, video, t):
         return None
@@ -221,6 +223,7 @@ def test_video_page_draws_what_is_said_seen_heard_read_and_who_speaks(fake_clips
     assert not any("Not in this index" in c.value for c in at.caption)
     assert "on screen 00:00.0-00:02.0: www.example.org" in [x.value for x in at.text]
     assert "dog" in at.dataframe[0].value.to_string()
+    assert "**Sound events** (ESC-10 model, ten classes; threshold 0.8)" in [m.value for m in at.markdown]
 
 
 def test_clicks_move_the_player_and_the_url(fake_clips):
@@ -257,7 +260,8 @@ def test_empty_parts_say_why_in_one_line(fake_clips):
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "No subtitles" in captions and "Nothing said, seen, heard or read" in captions
-    assert "No sound events" in captions and "Not in this index: what is seen" in captions
+    assert "No sound events: nothing (ESC-10 model, ten classes) reached 0.8 for 2 s" in captions
+    assert "Not in this index: what is seen" in captions
     assert not at.text_input and not any("Subtitles" in m.value for m in at.markdown)  # no "Subtitles (0)" filter
     assert len(_spec(at)) == 2  # the audio level and visual change, nothing empty
 
