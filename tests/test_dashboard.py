@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from avu.events.detect import Event
-from avu.events.stored import Timeline
+from avu.events.stored import EventTimeline
 from avu.speakers._types import Turn
 from avu.summaries.summarize import Shot, Summary
 from dashboard import _timeline
@@ -173,7 +173,7 @@ class FakeIndex:
 
     def events(self, video):
         found = [Event("dog", 2.0, 4.0, 0.9)] if video == "t1" else []
-        return Timeline(found, sounds="esc10", threshold=0.8, min_duration=2.0)  # an index without perception
+        return EventTimeline(found, sounds="esc10", threshold=0.8, min_duration=2.0)  # an index without perception
 
     def keyframe(self, video, t):
         return None

@@ -159,6 +159,31 @@ def test_detect_events_hand_cases():
         detect_events(rows, threshold=1.5, labels=lab)
 
 
+def test_stored_events_choose_the_source_and_say_which():
+    """One video's stored rows -> events: ESC-10 scores without AudioSet tags, AudioSet tags when
+    perception stored them, nothing from a silent segment; the timeline names the source and threshold."""
+    from avu.events.stored import EventTimeline, stored_events
+
+    esc = lambda dog: json.dumps({"dog": dog, "rain": 0.05})  # noqa: E731
+    rows = [{"start": 0.0, "end": 2.0, "event_scores": esc(0.9), "audio_db": -20.0},
+            {"start": 2.0, "end": 4.0, "event_scores": esc(0.95), "audio_db": -70.0},  # digital silence
+            {"start": 4.0, "end": 6.0, "event_scores": esc(0.9), "audio_db": -20.0}]
+    got = stored_events(rows, name="clip.mp4", min_duration=0.0)
+    assert [(e.label, e.start, e.end) for e in got] == [("dog", 0.0, 2.0), ("dog", 4.0, 6.0)]
+    assert (got.sounds, got.threshold, got.min_duration) == ("esc10", 0.8, 0.0)
+    with pytest.raises(ValueError, match="clip.mp4: no AudioSet tags"):
+        stored_events(rows, name="clip.mp4", sounds="audioset")
+    heard = [{**r, "heard_json": json.dumps([["Bark", 0.6]])} for r in rows]
+    got = stored_events(heard, name="clip.mp4", min_duration=0.0)
+    assert [(e.label, e.start) for e in got] == [("Bark", 0.0), ("Bark", 4.0)] and got.sounds == "audioset"
+    assert got.threshold == 0.3 and stored_events(heard, name="c", threshold=0.7) == []
+    assert stored_events(heard, name="c", sounds="esc10", min_duration=0.0).sounds == "esc10"
+    with pytest.raises(ValueError, match="sounds must be one of"):
+        stored_events(rows, name="c", sounds="loud")
+    with pytest.raises(ValueError):
+        EventTimeline([], sounds="esc10", threshold=1.5, min_duration=0.0)
+
+
 def test_ave_hand_cases():
     v = ave.parse_line("Bark&abc&good&2&5")
     assert v.segment_labels() == ["background"] * 2 + ["Bark"] * 3 + ["background"] * 5

@@ -1,7 +1,7 @@
 """The event timeline of one indexed video, from the segment rows ingest stored (nothing decoded).
 
 `stored_events` picks the sound source, applies its threshold and merges what it finds with the
-visual and audio-visual events; it returns a `Timeline`, a list of `Event`s that also says which
+visual and audio-visual events; it returns a `EventTimeline`, a list of `Event`s that also says which
 sound source and threshold it used, so a caller that shows an empty timeline can say what nothing
 reached (the `avu events` command does) without working the choice out a second time.
 
@@ -26,10 +26,15 @@ from avu.events.timeline import SILENCE_DB
 SOUNDS = ("auto", "audioset", "esc10")  # the sound sources one can ask for
 
 
-class Timeline(list):
+class EventTimeline(list):
     """Events sorted by start (a list), with the sound source and threshold that made them."""
 
     def __init__(self, events=(), *, sounds: str, threshold: float, min_duration: float):
+        if sounds not in ("audioset", "esc10"):
+            raise ValueError(f"EventTimeline.sounds must be 'audioset' or 'esc10', got {sounds!r}")
+        if not (0.0 <= threshold <= 1.0 and min_duration >= 0.0):
+            raise ValueError(f"EventTimeline: threshold {threshold} must be in [0, 1], min_duration "
+                             f"{min_duration} >= 0")
         super().__init__(events)
         self.sounds = sounds  # "audioset" or "esc10": the source the sound events came from
         self.threshold = threshold  # the sound (and object) threshold applied
@@ -38,7 +43,7 @@ class Timeline(list):
 
 def stored_events(segs: Sequence[dict], *, name: str, threshold: float | None = None, min_duration: float = 2.0,
                   smoothing: int = 1, prompts: Sequence[str] | None = None, visual: bool = False,
-                  sounds: str = "auto") -> Timeline:
+                  sounds: str = "auto") -> EventTimeline:
     """Events of one video's segment rows (`start`, `end`, `event_scores`, `audio_db`, and the
     perception and visual columns where stored); `name` names the video in errors."""
     if sounds not in SOUNDS:
@@ -59,13 +64,13 @@ def stored_events(segs: Sequence[dict], *, name: str, threshold: float | None = 
     else:
         source, th = "esc10", ESC10_THRESHOLD if threshold is None else threshold
         found, rows = _esc10_events(rows, segs, threshold=th, explicit=threshold, min_duration=min_duration,
-                              smoothing=smoothing, prompts=prompts, visual=visual)
+                                    smoothing=smoothing, prompts=prompts, visual=visual)
     if visual:
         from avu.events.visual import audio_visual_events, visual_events
 
         found += visual_events(segs, smoothing=smoothing, min_duration=min_duration)
         found += audio_visual_events(rows, segs, threshold=th, smoothing=smoothing, min_duration=min_duration)
-    return Timeline(sorted(found, key=lambda e: (e.start, e.end, e.label)), sounds=source, threshold=th,
+    return EventTimeline(sorted(found, key=lambda e: (e.start, e.end, e.label)), sounds=source, threshold=th,
                     min_duration=min_duration)
 
 
@@ -88,4 +93,4 @@ def _esc10_events(rows: list, segs: Sequence[dict], *, threshold: float, explici
     return found, rows
 
 
-__all__ = ["SOUNDS", "Timeline", "stored_events"]
+__all__ = ["SOUNDS", "EventTimeline", "stored_events"]

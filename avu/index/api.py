@@ -23,7 +23,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from avu.index.fusion import ALL_MODALITIES, TEXT_MODALITIES, TRAINED_MODALITIES
 from avu.media import Cue
 from avu.store.naming import find_video
 from avu.store.tables import IndexStore, _quote
+
+if TYPE_CHECKING:  # imported on use: events bring torch in
+    from avu.events.stored import EventTimeline
 
 JSON_COLUMNS = ("info_json", "config_json", "models_json", "notes_json", "speakers_json")  # decoded by Index.videos()
 
@@ -169,8 +172,8 @@ class Index:
 
     def events(self, video: str, *, threshold: float | None = None, min_duration: float = 2.0,
                smoothing: int = 1, prompts: Sequence[str] | None = None, visual: bool = False,
-               sounds: str = "auto"):
-        """The event timeline of one video (`avu.events.stored.Timeline`: a list of events
+               sounds: str = "auto") -> "EventTimeline":
+        """The event timeline of one video (`avu.events.stored.EventTimeline`: a list of events
         `(label, start, end, confidence, kind, count)` sorted by start, with the sound source and
         threshold it used). `sounds`: "audioset" (the stored YAMNet tags, 521 classes), "esc10"
         (the shipped ten-class specialist), "auto" (AudioSet when the video was perceived).
