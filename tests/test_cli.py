@@ -63,6 +63,11 @@ def test_demo_report(tiny_av, tmp_path):
     assert summary["budget_seconds"] == pytest.approx(0.15 * row["duration"], abs=0.01)
     assert all(0 <= s["start"] < s["end"] <= row["duration"] + 0.01 for s in summary["shots"])
     assert [s["prompt"] for s in report["sounds"]] == ["a helicopter flying overhead", "water splashing"]
+    for snd in report["sounds"]:  # each says which threshold the events had to reach, and where
+        (used,) = snd["thresholds"]  # one video: one sound source
+        assert used["sounds"] in ("audioset", "esc10") and used["min_duration"] == 2.0
+        if not snd["events"]:
+            assert f"nothing reached {used['threshold']:g} (" in md
 
 
 def test_clean_errors_passes_a_commands_own_exit_through():

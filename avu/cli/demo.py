@@ -156,9 +156,12 @@ def run_demo(paths: list[Path], *, out: Path, shared: Path, console: Console) ->
     queries += [_perception_query(idx, q, m) for q, m in PERCEPTION_QUERIES]
     sounds = []
     for prompt in SOUND_PROMPTS:
+        timelines = [(v, idx.events(v["video_id"], prompts=[prompt])) for v in videos]
         found = [{"file": v["file"], "start": e.start, "end": e.end, "confidence": round(e.confidence, 3)}
-                 for v in videos for e in idx.events(v["video_id"], prompts=[prompt])]
-        sounds.append({"prompt": prompt, "events": sorted(found, key=lambda e: -e["confidence"])[:5]})
+                 for v, t in timelines for e in t]
+        used = sorted({(t.sounds, t.threshold, t.min_duration) for _, t in timelines})
+        sounds.append({"prompt": prompt, "events": sorted(found, key=lambda e: -e["confidence"])[:5],
+                       "thresholds": [{"sounds": u[0], "threshold": u[1], "min_duration": u[2]} for u in used]})
     report = {"index": str(index), "videos": videos, "failed": failed, "queries": queries, "sounds": sounds,
               "total_video_seconds": round(sum(v["duration"] for v in videos), 3)}
     _print(report, console)
@@ -220,7 +223,14 @@ def _print(report: dict, console: Console) -> None:
         for e in snd["events"]:
             console.print(f"  {e['confidence']:.2f}  {e['file']} {time_range(e['start'], e['end'])}", highlight=False)
         if not snd["events"]:
-            console.print("  no events above the threshold")
+            console.print(f"  {_no_events(snd)}", highlight=False)
+
+
+def _no_events(snd: dict) -> str:
+    """What no event reached: each threshold used (AudioSet tags or the ESC-10 model) and the shortest duration."""
+    used = [f"{t['threshold']:g} ({'AudioSet tags' if t['sounds'] == 'audioset' else 'ESC-10 model'}) for "
+            f"{t['min_duration']:g} s or more" for t in snd.get("thresholds", [])]
+    return "no events: nothing reached " + (" or ".join(used) if used else "the threshold")
 
 
 def _reasons(h: dict) -> str:
@@ -267,7 +277,7 @@ def _markdown(report: dict) -> str:
     for snd in report.get("sounds", []):
         lines += ["", f"**sound: {snd['prompt']}**", ""]
         lines += [f"- {e['confidence']:.2f} `{e['file']}` {time_range(e['start'], e['end'])}" for e in snd["events"]] \
-            or ["- no events above the threshold"]
+            or [f"- {_no_events(snd)}"]
     for f in report["failed"]:
         lines.append(f"\nFailed: `{f['path']}`: {f['error']}")
     return "\n".join(lines) + "\n"
