@@ -238,12 +238,15 @@ class Index:
         self.store.remove(self._video(video)["video_id"])
 
     # -- search -------------------------------------------------------------------------------
-    def _encode_texts(self, texts: list[str]) -> np.ndarray:
+    def _text_encoder(self):
         if self._text is None:
             from avu.models.text import load_minilm
 
             self._text = load_minilm()
-        return self._text.encode_text(list(texts))
+        return self._text
+
+    def _encode_texts(self, texts: list[str]) -> np.ndarray:
+        return self._text_encoder().encode_text(list(texts))
 
     def _encode(self, text: str) -> np.ndarray:
         return self._encode_texts([text])[0]
@@ -436,7 +439,7 @@ class Index:
                          verbatim=verbatim, pool=self._pool)
         best = self._best(score(moments, searched, weights), k, vids, exclude)
         if self._explainer is None:
-            self._explainer = Explainer(self._encode_texts)
+            self._explainer = Explainer(self._text_encoder())
         why = self._explainer.matched(best, q_text, searched, verbatim=verbatim)
         hits = []
         turns = {}  # video id -> its Diarization (or None)

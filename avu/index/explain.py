@@ -12,7 +12,8 @@ compared with the query's MiniLM vector:
 - `speech`: the line said, when speech counts as a match (calibrated evidence >= 0.5) or it
   contains the query verbatim.
 
-Label embeddings are cached per `Explainer` (the label vocabulary is small and fixed).
+Label and line embeddings are cached per text encoder, where perception caches its label vectors
+(`avu.perception.embed.embed_labels`: the label vocabulary is small and fixed).
 """
 from __future__ import annotations
 
@@ -21,23 +22,19 @@ import json
 import numpy as np
 
 from avu.index.fusion import CALIBRATION
+from avu.perception.embed import embed_labels
 
 MAX_LABELS = 3  # labels listed per modality and hit
 
 
 class Explainer:
-    """Turns a query's final moments into `matched` dicts; holds a label-embedding cache."""
+    """Turns a query's final moments into `matched` dicts."""
 
-    def __init__(self, encode):
-        self._encode = encode  # texts -> float32 [N, 384] unit vectors (MiniLM)
-        self._cache: dict[str, np.ndarray] = {}
+    def __init__(self, encoder):
+        self._encoder = encoder  # the text encoder (MiniLM): `encode_text(texts, normalize=True)`
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
-        new = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if new:
-            for t, v in zip(new, self._encode(new)):
-                self._cache[t] = v
-        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+        return embed_labels(self._encoder, texts)
 
     def _close(self, modality: str, q: np.ndarray, scored: dict[str, float], needle: str | None) -> list:
         if not scored:
