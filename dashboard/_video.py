@@ -177,11 +177,10 @@ def _timelines(idx, vid: str, row: dict, t: float, cues: list) -> None:
 
 def _events(idx, vid: str) -> None:
     events = idx.events(vid)
-    source = "AudioSet tags" if events.sounds == "audioset" else "ESC-10 model, ten classes"
     if not events:
-        st.caption(f"No sound events: nothing ({source}) reached {events.threshold:g} for "
-                   f"{events.min_duration:g} s or more (`avu events --threshold` goes lower).")
+        st.caption(f"No sound events: nothing reached {events.threshold_text()} (`avu events --threshold` "
+                   "goes lower).")
         return
-    st.markdown(f"**Sound events** ({source}; threshold {events.threshold:g})")
+    st.markdown(f"**Sound events** · at least {events.threshold_text()}")
     st.dataframe(pd.DataFrame([{"from": clock(e.start), "to": clock(e.end), "event": e.label, "kind": e.kind,
                                 "confidence": round(e.confidence, 2)} for e in events]), hide_index=True)

@@ -67,7 +67,7 @@ def test_demo_report(tiny_av, tmp_path):
         (used,) = snd["thresholds"]  # one video: one sound source
         assert used["sounds"] in ("audioset", "esc10") and used["min_duration"] == 2.0
         if not snd["events"]:
-            assert f"nothing reached {used['threshold']:g} (" in md
+            assert f"nothing reached {used['threshold']:g} (" in md and used["text"] in md
 
 
 def test_clean_errors_passes_a_commands_own_exit_through():

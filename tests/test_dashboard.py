@@ -223,7 +223,7 @@ def test_video_page_draws_what_is_said_seen_heard_read_and_who_speaks(fake_clips
     assert not any("Not in this index" in c.value for c in at.caption)
     assert "on screen 00:00.0-00:02.0: www.example.org" in [x.value for x in at.text]
     assert "dog" in at.dataframe[0].value.to_string()
-    assert "**Sound events** (ESC-10 model, ten classes; threshold 0.8)" in [m.value for m in at.markdown]
+    assert "**Sound events** · at least 0.8 (ESC-10 model) for 2 s or more" in [m.value for m in at.markdown]
 
 
 def test_clicks_move_the_player_and_the_url(fake_clips):
@@ -260,7 +260,7 @@ def test_empty_parts_say_why_in_one_line(fake_clips):
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "No subtitles" in captions and "Nothing said, seen, heard or read" in captions
-    assert "No sound events: nothing (ESC-10 model, ten classes) reached 0.8 for 2 s" in captions
+    assert "No sound events: nothing reached 0.8 (ESC-10 model) for 2 s or more" in captions
     assert "Not in this index: what is seen" in captions
     assert not at.text_input and not any("Subtitles" in m.value for m in at.markdown)  # no "Subtitles (0)" filter
     assert len(_spec(at)) == 2  # the audio level and visual change, nothing empty

@@ -171,6 +171,7 @@ def test_stored_events_choose_the_source_and_say_which():
     got = stored_events(rows, name="clip.mp4", min_duration=0.0)
     assert [(e.label, e.start, e.end) for e in got] == [("dog", 0.0, 2.0), ("dog", 4.0, 6.0)]
     assert (got.sounds, got.threshold, got.min_duration) == ("esc10", 0.8, 0.0)
+    assert got.threshold_text() == "0.8 (ESC-10 model) for 0 s or more"
     with pytest.raises(ValueError, match="clip.mp4: no AudioSet tags"):
         stored_events(rows, name="clip.mp4", sounds="audioset")
     heard = [{**r, "heard_json": json.dumps([["Bark", 0.6]])} for r in rows]

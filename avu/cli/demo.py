@@ -159,9 +159,10 @@ def run_demo(paths: list[Path], *, out: Path, shared: Path, console: Console) ->
         timelines = [(v, idx.events(v["video_id"], prompts=[prompt])) for v in videos]
         found = [{"file": v["file"], "start": e.start, "end": e.end, "confidence": round(e.confidence, 3)}
                  for v, t in timelines for e in t]
-        used = sorted({(t.sounds, t.threshold, t.min_duration) for _, t in timelines})
+        used = sorted({(t.sounds, t.threshold, t.min_duration, t.threshold_text()) for _, t in timelines})
         sounds.append({"prompt": prompt, "events": sorted(found, key=lambda e: -e["confidence"])[:5],
-                       "thresholds": [{"sounds": u[0], "threshold": u[1], "min_duration": u[2]} for u in used]})
+                       "thresholds": [{"sounds": u[0], "threshold": u[1], "min_duration": u[2], "text": u[3]}
+                                      for u in used]})
     report = {"index": str(index), "videos": videos, "failed": failed, "queries": queries, "sounds": sounds,
               "total_video_seconds": round(sum(v["duration"] for v in videos), 3)}
     _print(report, console)
@@ -227,9 +228,8 @@ def _print(report: dict, console: Console) -> None:
 
 
 def _no_events(snd: dict) -> str:
-    """What no event reached: each threshold used (AudioSet tags or the ESC-10 model) and the shortest duration."""
-    used = [f"{t['threshold']:g} ({'AudioSet tags' if t['sounds'] == 'audioset' else 'ESC-10 model'}) for "
-            f"{t['min_duration']:g} s or more" for t in snd.get("thresholds", [])]
+    """What no event reached: each threshold used (with its sound source) and the shortest duration."""
+    used = [t["text"] for t in snd.get("thresholds", [])]
     return "no events: nothing reached " + (" or ".join(used) if used else "the threshold")
 
 

@@ -56,9 +56,8 @@ def events(index: Path = typer.Argument(..., help="Index folder."),
              f"{e['confidence']:.2f}"] for e in found]
     print_table([Col("start", no_wrap=True), Col("end", no_wrap=True), Col("event"), Col("kind", drop=1),
                  Col("confidence", no_wrap=True)], rows,
-                empty=f"no events: none reached the threshold {timeline.threshold:g} for "
-                      f"{timeline.min_duration:g} s or more (a short sound such as a gunshot scores low over a "
-                      "whole segment: try --threshold 0.1 or --min-duration 0)")
+                empty=f"no events: nothing reached {timeline.threshold_text()} (a short sound such as a "
+                      "gunshot scores low over a whole segment: try --threshold 0.1 or --min-duration 0)")
     if timeline.sounds == "esc10":
         console.print(ESC10_NOTE, style="dim", highlight=False)
 

@@ -1,7 +1,7 @@
 """The event timeline of one indexed video, from the segment rows ingest stored (nothing decoded).
 
 `stored_events` picks the sound source, applies its threshold and merges what it finds with the
-visual and audio-visual events; it returns a `EventTimeline`, a list of `Event`s that also says which
+visual and audio-visual events; it returns an `EventTimeline`, a list of `Event`s that also says which
 sound source and threshold it used, so a caller that shows an empty timeline can say what nothing
 reached (the `avu events` command does) without working the choice out a second time.
 
@@ -24,6 +24,7 @@ from avu.events.perceived import AUDIOSET_THRESHOLD, ESC10_THRESHOLD, perceived_
 from avu.events.timeline import SILENCE_DB
 
 SOUNDS = ("auto", "audioset", "esc10")  # the sound sources one can ask for
+SOURCE_NAMES = {"audioset": "AudioSet tags", "esc10": "ESC-10 model"}  # a sound source, in words
 
 
 class EventTimeline(list):
@@ -39,6 +40,10 @@ class EventTimeline(list):
         self.sounds = sounds  # "audioset" or "esc10": the source the sound events came from
         self.threshold = threshold  # the sound (and object) threshold applied
         self.min_duration = min_duration  # seconds: shorter events were dropped
+
+    def threshold_text(self) -> str:
+        """What an event had to reach, in words: "0.3 (AudioSet tags) for 2 s or more"."""
+        return f"{self.threshold:g} ({SOURCE_NAMES[self.sounds]}) for {self.min_duration:g} s or more"
 
 
 def stored_events(segs: Sequence[dict], *, name: str, threshold: float | None = None, min_duration: float = 2.0,
@@ -93,4 +98,4 @@ def _esc10_events(rows: list, segs: Sequence[dict], *, threshold: float, explici
     return found, rows
 
 
-__all__ = ["SOUNDS", "EventTimeline", "stored_events"]
+__all__ = ["SOUNDS", "SOURCE_NAMES", "EventTimeline", "stored_events"]
