@@ -30,10 +30,10 @@ import numpy as np
 import pyarrow as pa
 
 from avu.bench.query import CHUNK, SEGMENTS_PER_VIDEO, K, _pct, query_texts, unit_vectors
-from avu.index.fused import BASE, LABELS, candidates
+from avu.index.fused import candidates, segment_columns, segment_keys
 from avu.index.fusion import TEXT_MODALITIES, fuse_arrays
 from avu.models.text import MINILM_DIM
-from avu.store.ann import search_params, take_rows, vector_search
+from avu.store.ann import search_params, take_rows
 from avu.store.tables import SEGMENTS, IndexStore
 
 NULLS = {"speech": 0.05, "seen": 0.05, "heard": 0.05, "read": 0.8}  # share of segments without a vector
@@ -91,26 +91,25 @@ def _steps(idx, texts: list[str]) -> tuple[dict, float]:
     (`candidates(K)` per column, as `Index.search` asks for at k = K), and the mean ms of encoding."""
     from concurrent.futures import ThreadPoolExecutor
 
-    store, cols = idx.store, [f"{m}_emb" for m in TEXT_MODALITIES]
-    read = BASE + cols + [c for c in LABELS if store.has_column(c)]
+    store = idx.store
+    read = segment_columns(store, TEXT_MODALITIES)
     times: dict[str, list[float]] = {"encode": [], "scans": [], "scans_one_by_one": [], "read_rows": []}
-    alone: dict[str, list[float]] = {c: [] for c in cols}
+    alone: dict[str, list[float]] = {f"{m}_emb": [] for m in TEXT_MODALITIES}
 
-    def scan(col, q):
-        return vector_search(store.segments, col, q, candidates(K), columns=["video_id", "seg"], row_ids=True,
-                             refine=False)
+    def scan(m, q):
+        return segment_keys(store, m, q, candidates(K))
 
-    with ThreadPoolExecutor(max_workers=len(cols)) as pool:
+    with ThreadPoolExecutor(max_workers=len(TEXT_MODALITIES)) as pool:
         for text in texts:
             t0 = time.perf_counter()
             q = idx._encode(text)
             t1 = time.perf_counter()
-            found = [f.result() for f in [pool.submit(scan, c, q) for c in cols]]
+            found = [f.result() for f in [pool.submit(scan, m, q) for m in TEXT_MODALITIES]]
             t2 = time.perf_counter()
-            for c in cols:
+            for m in TEXT_MODALITIES:
                 t = time.perf_counter()
-                scan(c, q)
-                alone[c].append((time.perf_counter() - t) * 1e3)
+                scan(m, q)
+                alone[f"{m}_emb"].append((time.perf_counter() - t) * 1e3)
             t3 = time.perf_counter()
             take_rows(store.segments, [r["_rowid"] for rows in found for r in rows], read)
             t4 = time.perf_counter()

@@ -64,17 +64,28 @@ def _unit(q: np.ndarray) -> np.ndarray:
     return q / max(float(np.linalg.norm(q)), 1e-12)
 
 
+def segment_columns(store, modalities) -> list[str]:
+    """The segment columns a candidate is read with: its keys, times and text, the vectors of the
+    `modalities` and the perception labels that explain it."""
+    return BASE + [f"{m}_emb" for m in modalities] + [c for c in LABELS if store.has_column(c)]
+
+
+def segment_keys(store, modality: str, q: np.ndarray, n: int, where: str | None = None) -> list[dict]:
+    """The `n` segments whose `modality` vector is nearest the unit query `q`: keys and row ids only.
+    The rows are read once afterwards, whichever searches found them, and scored on their raw
+    vectors there, so the ANN's own re-ranking on raw vectors is skipped."""
+    return vector_search(store.segments, f"{modality}_emb", q, n, where=where, columns=["video_id", "seg"],
+                         row_ids=True, refine=False)
+
+
 def gather(store, vectors: dict, *, per_modality: int, where: str | None, verbatim: str | None = None,
            pool: ThreadPoolExecutor | None = None) -> list[Moment]:
     """Every candidate moment of the query `vectors` ({modality: vector}), scored in each modality."""
     vectors = {m: _unit(q) for m, q in vectors.items()}
-    emb = [f"{m}_emb" for m in vectors]
-    seg_cols = BASE + emb + [c for c in LABELS if store.has_column(c)]
+    seg_cols = segment_columns(store, vectors)
 
-    def seg_search(m):  # keys only: the rows are read once below, whichever searches found them, and
-        # scored on their raw vectors there, so the ANN's own re-ranking on raw vectors is skipped
-        return vector_search(store.segments, f"{m}_emb", vectors[m], per_modality, where=where,
-                             columns=["video_id", "seg"], row_ids=True, refine=False)
+    def seg_search(m):
+        return segment_keys(store, m, vectors[m], per_modality, where)
 
     def cue_search():
         return vector_search(store.cues, "emb", vectors["speech"], per_modality, where=where,
@@ -155,4 +166,4 @@ def score(moments: list[Moment], modalities, weights: dict) -> list[Moment]:
     return moments
 
 
-__all__ = ["Moment", "candidates", "gather", "score"]
+__all__ = ["Moment", "candidates", "gather", "score", "segment_columns", "segment_keys"]
