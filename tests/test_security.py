@@ -101,7 +101,8 @@ def test_no_shell_strings():
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="the ffmpeg binary is not installed")
 def test_shell_syntax_in_file_names_is_inert(tmp_path, monkeypatch):
     from avu.bench._badmedia import write_clip
-    from avu.summaries.summarize import Shot, Summary, render_summary_video
+    from avu.summaries.render import render_summary_video
+    from avu.summaries.summarize import Shot, Summary
 
     monkeypatch.chdir(tmp_path)
     src = write_clip(tmp_path / "a $(touch pwned1); `touch pwned2` | x.mp4", seconds=2)

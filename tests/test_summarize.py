@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import math
 
 import h5py
 import numpy as np
@@ -19,6 +20,7 @@ from avu.cli import app as avu_app
 from avu.store.tables import IndexStore
 
 S = importlib.import_module("avu.summaries.summarize")  # the module (the package exports the function)
+R = importlib.import_module("avu.summaries.render")
 
 
 # -- knapsack -------------------------------------------------------------------------------------
@@ -84,6 +86,14 @@ def test_long_shots_split_at_segment_boundaries():
     assert all(a in bounds for a, _ in parts) and len(parts) == 4  # 3 parts cannot cut at 2 s steps
     assert S._split_long([(0.0, 6.0), (6.0, 8.0)], 7.0, bounds) == [(0.0, 6.0), (6.0, 8.0)]
     assert S._split_long([(0.0, 2.0)], 0.5, [0.0]) == [(0.0, 0.5), (0.5, 1.0), (1.0, 1.5), (1.5, 2.0)]
+    # never shorter than `shortest`: 2.5 s under a 1.2 s limit would be three 0.83 s parts, and two
+    # equal ones would be over the limit: 1.2 s, and the rest joins the last part
+    assert S._split_long([(0.0, 2.5)], 1.2, [0.0], shortest=1.0) == [(0.0, 1.2), (1.2, 2.5)]
+    assert np.allclose(S._split_long([(0.0, 3.3)], 1.2, [0.0], shortest=1.0), [(0.0, 1.1), (1.1, 2.2), (2.2, 3.3)])
+    assert S._split_long([(0.0, 1.5)], 1.0, [0.0], shortest=1.0) == [(0.0, 1.5)]  # holds one part only
+    # cuts at segment boundaries only where every part is long enough: 6-6.2 would not be
+    assert S._split_long([(0.0, 6.2)], 6.0, [0.0, 6.0], shortest=1.0) == [(0.0, 3.1), (3.1, 6.2)]
+    assert S._split_long([(0.0, 6.5)], 6.0, [0.0, 2.0, 4.0, 6.0], shortest=1.0) == [(0.0, 4.0), (4.0, 6.5)]
 
 
 # -- F-score and rank correlation -------------------------------------------------------------------
@@ -188,18 +198,27 @@ def _manifesto_cues(shared_data):
 def test_summaries_respect_the_budget_and_cover_the_video(index):
     videos = index.video_rows("status = 'done'")
     assert len(videos) == 7  # the six shared clips and the session's title card (no audio, no speech)
+    refused = 0
     for v in videos:
-        s = S.summarize(index, v["video_id"])
+        budget = 0.15
+        if budget * v["duration"] < S.MIN_SHOT:  # a 5 s clip: 0.75 s would be slivers
+            with pytest.raises(ValueError, match=r"shorter than the shortest shot a summary cuts \(1 s\); a budget"):
+                S.summarize(index, v["video_id"])
+            refused += 1
+            budget = math.ceil(100 * S.MIN_SHOT / v["duration"]) / 100  # the budget the message names
+        s = S.summarize(index, v["video_id"], budget=budget)
         n = len(index.segment_rows(v["video_id"], columns=["start"]))
         assert s.duration == pytest.approx(v["duration"], abs=1e-6)
-        assert s.budget_seconds == pytest.approx(0.15 * s.duration)
+        assert s.budget_seconds == pytest.approx(budget * s.duration)
         assert 0 < s.selected_seconds <= s.budget_seconds + 1e-9, v["path"]
+        assert all(sh.duration >= S.MIN_SHOT - 1e-9 for sh in s.selected), (v["path"], s.selected)
         assert s.shots[0].start == 0.0 and s.shots[-1].end == pytest.approx(s.duration)
         assert all(a.end == b.start for a, b in zip(s.shots, s.shots[1:])), "gap or overlap between shots"
         assert all(0.0 <= x <= 1.0 for x in s.importance) and len(s.importance) == n
         assert all(0.0 <= sh.score <= 1.0 for sh in s.shots)
-        half = S.summarize(index, v["video_id"], budget=0.3)
+        half = S.summarize(index, v["video_id"], budget=2 * budget)
         assert s.selected_seconds <= half.selected_seconds <= half.budget_seconds + 1e-9
+    assert refused >= 1  # the shared 5 s clips
 
 
 @pytest.mark.shared
@@ -235,10 +254,10 @@ def test_contact_sheet_and_rendered_video(index, tmp_path):
 
     for name in ("manifesto.mp4", "tears_of_steel_battle.webm"):
         s = S.summarize(index, name)
-        png = S.contact_sheet(s, tmp_path / f"{name}.png", index.segment_rows(s.video_id))
+        png = R.contact_sheet(s, tmp_path / f"{name}.png", index.segment_rows(s.video_id))
         with Image.open(png) as im:
             assert im.format == "PNG" and im.width >= 160 and im.height >= 90
-        mp4 = S.render_summary_video(s, tmp_path / f"{name}.mp4")
+        mp4 = R.render_summary_video(s, tmp_path / f"{name}.mp4")
         info = probe(mp4)
         assert info.has_video and info.has_audio
         assert abs(info.duration - s.selected_seconds) <= 0.5, (info.duration, s.selected_seconds)
@@ -250,8 +269,8 @@ def test_bad_requests_are_clear(index):
         S.summarize(index, "nothere.mp4")
     with pytest.raises(ValueError, match="budget"):
         S.summarize(index, "manifesto.mp4", budget=1.5)
-    focused = S.summarize(index, "flower.webm", query="a flower")  # no speech: what is seen answers the query
-    assert 0 < focused.selected_seconds <= 0.15 * focused.duration + 1e-6
+    focused = S.summarize(index, "flower.webm", query="a flower", budget=0.3)  # no speech: what is seen answers
+    assert 0 < focused.selected_seconds <= 0.3 * focused.duration + 1e-6
 
 
 @pytest.mark.shared

@@ -116,12 +116,13 @@ def _perception_query(idx, text: str, modality: str) -> dict:
     return {"query": text, "modality": modality, "hits": [h.to_dict() for h in hits], "reason": hits.reason}
 
 
-def _summary(idx, v: dict) -> dict | None:
-    """Key shots in 15% of the duration and the lines said in them (None when it cannot be made)."""
+def _summary(idx, v: dict) -> dict:
+    """Key shots in 15% of the duration and the lines said in them, or why there are none."""
     try:
         s = idx.summary(v["video_id"])
-    except ValueError:
-        return None
+    except ValueError as e:
+        return {"budget_seconds": round(0.15 * float(v.get("duration") or 0.0), 2), "shots": [], "lines": [],
+                "reason": str(e).removeprefix(f"{v.get('path')}: ")}  # the report names the file
     shots = [{"start": round(x.start, 2), "end": round(x.end, 2)} for x in s.shots if x.selected]
     return {"budget_seconds": round(s.budget_seconds, 2), "shots": shots,
             "lines": [{"start": c.start, "end": c.end, "text": c.text} for c in s.lines[:4]]}
@@ -205,7 +206,8 @@ def _print(report: dict, console: Console) -> None:
                               highlight=False)
         if r.get("summary"):
             shots = ", ".join(time_range(x["start"], x["end"]) for x in r["summary"]["shots"])
-            console.print(f"  {r['file']} summary ({r['summary']['budget_seconds']:.0f} s): {shots or '-'}",
+            console.print(escape(f"  {r['file']} summary ({r['summary']['budget_seconds']:.1f} s): "
+                                 f"{shots or 'none: ' + r['summary'].get('reason', 'no shot selected')}"),
                           highlight=False)
             for line in r["summary"]["lines"]:
                 console.print(f"    {timestamp(line['start'])}  {line['text']}", highlight=False)
@@ -266,9 +268,10 @@ def _markdown(report: dict) -> str:
     for r in report["videos"]:
         sm = r.get("summary")
         if sm:
-            shots = ", ".join(time_range(x["start"], x["end"]) for x in sm["shots"]) or "-"
+            shots = ", ".join(time_range(x["start"], x["end"]) for x in sm["shots"]) or \
+                f"none: {sm.get('reason', 'no shot selected')}"
             said = " / ".join(c["text"] for c in sm["lines"])
-            lines.append(f"- `{r['file']}` ({sm['budget_seconds']:.0f} s): {shots}" + (f" — {said}" if said else ""))
+            lines.append(f"- `{r['file']}` ({sm['budget_seconds']:.1f} s): {shots}" + (f" — {said}" if said else ""))
     for q in report["queries"]:
         lines += ["", f"**{q['query']}**" + (f" ({q['modality']})" if q.get("modality") else ""), ""]
         lines += [f"- {h['score']:.3f} `{Path(h['path']).name}` {time_range(h['start'], h['end'])}: "

@@ -31,7 +31,7 @@ def summarize(index: str = typer.Argument(..., help="Index folder (or object-sto
               as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Pick the key shots of an indexed video within a length budget; print them and what is said."""
     from avu.store.tables import IndexStore
-    from avu.summaries.summarize import contact_sheet, render_summary_video
+    from avu.summaries.render import contact_sheet, render_summary_video
     from avu.summaries.summarize import summarize as run
 
     t0 = time.perf_counter()

@@ -1,6 +1,7 @@
 """Video summaries: key shots by kernel change points, importance from what the index holds, an
 exact knapsack within a time budget, and the lines said in the chosen shots (`summarize`), rendered
 as an mp4 or a contact sheet."""
-from avu.summaries.summarize import Shot, Summary, contact_sheet, render_summary_video, summarize
+from avu.summaries.render import contact_sheet, render_summary_video
+from avu.summaries.summarize import Shot, Summary, summarize
 
 __all__ = ["Shot", "Summary", "contact_sheet", "render_summary_video", "summarize"]

@@ -16,7 +16,11 @@ decoding it again:
    neighbouring segments (half the median squared step). KTS's own penalty, v m/(2n) (log(n/m) + 1)
    with v the per-segment variance, assumes many frames per shot: on 2 s segments it cut between
    every pair of manifesto segments (44 shots of 44). A shot longer than half the budget is split
-   (at segment boundaries when they fit) so that no single shot can take the whole summary.
+   (at segment boundaries when they fit) so that no single shot can take the whole summary, but
+   never into pieces shorter than `MIN_SHOT` (1 s): a shorter piece is a flash nobody can follow,
+   and on speech a word cut in two. A shot shorter than that (a short last segment) is never
+   selected, and a budget under `MIN_SHOT` is refused with the budget that would fit (a 5 s clip
+   at 15% leaves 0.75 s: the summary used to be two 0.4 s slivers, on a spoken clip its silences).
 3. **Importance** per segment, in [0, 1]: the mean of the available terms: representativeness (mean
    rbf similarity to every segment), diversity (1 - the highest similarity to a segment two or
    more shots away: content seen elsewhere is redundant), motion, speech rate, the strongest
@@ -28,8 +32,7 @@ decoding it again:
    total importance (mean score x seconds) of the chosen shots; each shot's length is rounded up to
    whole units, so the selected length never exceeds `budget` x duration.
 
-`render_summary_video` cuts the chosen shots out of the source with the ffmpeg binary;
-`contact_sheet` draws their key frames with their times.
+`avu.summaries.render` turns a `Summary` into an mp4 or a contact sheet.
 """
 from __future__ import annotations
 
@@ -37,10 +40,7 @@ import io
 import json
 import math
 import os
-import shutil
-import subprocess
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 from scipy.spatial.distance import cdist
@@ -55,6 +55,7 @@ UNIT = 0.1  # knapsack resolution in seconds (finer for budgets under 10 s)
 MAX_CHANGE_POINTS = 200  # bound of the model search: O(m n^2); 6.3 s for 3600 segments (2 h) here
 QUERY_WEIGHT = 0.75  # share of a query-focused importance that comes from the query
 SUMMARY_WORDS = 60  # the text summary keeps the best shots' lines up to about this many words
+MIN_SHOT = 1.0  # seconds: the shortest piece a summary cuts (a whole video shorter than this is one piece)
 # the smallest difference that means something, per scalar column (a column is divided by
 # max(std, resolution)): 1 dB is about the just-noticeable loudness step; the static manifesto
 # frame never moves more than 0.1 grey levels while the moving shared clips never fall below 4.5;
@@ -290,13 +291,18 @@ def kernel_change_points(features: np.ndarray, *, kernel: str = "linear",
     return [] if best_m == 0 else [int(b) for b in algo.segmentations_dict[best_m][:-1]]
 
 
-def _split_long(spans: list[tuple[float, float]], limit: float, bounds: list[float]) -> list[tuple[float, float]]:
+def _split_long(spans: list[tuple[float, float]], limit: float, bounds: list[float], *,
+                shortest: float = 0.0) -> list[tuple[float, float]]:
     """Split spans longer than `limit` into the fewest parts that fit, cut at segment boundaries
     (`bounds`) nearest to equal division when that works, else into equal parts (segments that are
-    themselves longer than `limit`: a very short video or budget)."""
+    themselves longer than `limit`: a very short video or budget). No part is shorter than
+    `shortest`: where no equal parts lie between `shortest` and `limit`, the parts are `limit`
+    long and the rest (shorter than `shortest`) joins the last one."""
     out = []
     for a, b in spans:
         need = math.ceil((b - a) / limit - 1e-9) if limit > 0 else 1
+        if shortest > 0 and need > 1 and (b - a) / need < shortest - 1e-9:
+            need = max(1, math.floor((b - a) / shortest + 1e-9))
         if need <= 1:
             out.append((a, b))
             continue
@@ -305,11 +311,17 @@ def _split_long(spans: list[tuple[float, float]], limit: float, bounds: list[flo
         for parts in range(need, len(inside) + 2):
             cut = sorted({min(inside, key=lambda c: abs(c - (a + (b - a) * k / parts))) for k in range(1, parts)})
             trial = [a, *cut, b]
-            if len(cut) == parts - 1 and all(y - x <= limit + 1e-9 for x, y in zip(trial, trial[1:])):
+            lengths = [y - x for x, y in zip(trial, trial[1:])]
+            if len(cut) == parts - 1 and all(shortest - 1e-9 <= n <= limit + 1e-9 for n in lengths):
                 edges = trial
                 break
-        if edges is None:
+        if edges is None and (b - a) / need <= limit + 1e-9:
             edges = [a + (b - a) * k / need for k in range(need)] + [b]
+        elif edges is None:  # no equal parts lie in [shortest, limit]: parts of `limit`, the rest joins the last
+            whole = math.floor((b - a) / limit + 1e-9)
+            edges = [a + limit * k for k in range(whole)] + [b]
+            if b - edges[-2] < shortest - 1e-9 and len(edges) > 2:
+                del edges[-2]
         out.extend(zip(edges[:-1], edges[1:]))
     return out
 
@@ -365,11 +377,17 @@ def summarize(store_or_index_uri, video: str | os.PathLike, *, budget: float = B
     duration = max(float(vrow.get("duration") or 0.0), float(rows[-1]["end"]))
     ends = np.append(starts[1:], duration)  # each segment owns the time up to the next one
     budget_seconds = budget * duration
+    shortest = min(MIN_SHOT, duration)
+    if budget_seconds < shortest - 1e-9:
+        raise ValueError(f"{vrow['path']}: {budget:.0%} of {duration:.1f} s is {budget_seconds:.2f} s, shorter than "
+                         f"the shortest shot a summary cuts ({shortest:g} s); a budget of "
+                         f"{math.ceil(100 * shortest / duration) / 100:g} or more fits one")
 
     x = segment_features(rows)
     first = [0, *kernel_change_points(x, kernel=kernel)]
     edges = [0.0 if i == 0 else float(starts[i]) for i in first] + [duration]
-    spans = _split_long(list(zip(edges[:-1], edges[1:])), budget_seconds / 2, [float(s) for s in starts])
+    spans = _split_long(list(zip(edges[:-1], edges[1:])), max(budget_seconds / 2, shortest),
+                        [float(s) for s in starts], shortest=shortest)
     shot_of = np.searchsorted([a for a, _ in spans], starts, side="right") - 1
     imp = importance_scores(rows, x, shot_of)
     if query is not None:
@@ -379,7 +397,8 @@ def summarize(store_or_index_uri, video: str | os.PathLike, *, budget: float = B
     scores = [_span_score(a, b, starts, ends, imp) for a, b in spans]
     unit = min(UNIT, budget_seconds / 100)  # rounding each shot up costs < 1% of the budget
     cap = int(math.floor(budget_seconds / unit + 1e-9))
-    weights = [math.ceil((b - a) / unit - 1e-9) for a, b in spans]  # rounded up: never over budget
+    weights = [math.ceil((b - a) / unit - 1e-9) if b - a >= shortest - 1e-9 else cap + 1  # too short: never taken
+               for a, b in spans]  # rounded up: never over budget
     chosen = set(knapsack_select([s * (b - a) for s, (a, b) in zip(scores, spans)], weights, cap))
     shots = [Shot(a, b, sc, i in chosen) for i, ((a, b), sc) in enumerate(zip(spans, scores))]
 
@@ -394,89 +413,3 @@ def summarize(store_or_index_uri, video: str | os.PathLike, *, budget: float = B
                    query=query)
 
 
-# -- outputs ----------------------------------------------------------------------------------
-def render_summary_video(summary: Summary, out_mp4: str | os.PathLike, *, source: str | os.PathLike | None = None,
-                         timeout: float | None = None) -> Path:
-    """Concatenate the selected shots of the source video into `out_mp4` (H.264 + AAC) with the
-    ffmpeg binary: each shot is an input seeked with -ss/-t, joined by the concat filter (exact cuts,
-    re-encoded). Arguments are passed as a list, never through a shell."""
-    from avu.media import MediaNotFound, probe
-
-    shots = summary.selected
-    if not shots:
-        raise ValueError(f"{summary.path}: the summary selects no shot (budget {summary.budget_seconds:.2f} s)")
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise RuntimeError("the ffmpeg binary is not on PATH")
-    src = Path(source or summary.path)
-    if not src.is_file():
-        raise MediaNotFound(src, "source video not found (moved since it was indexed?)")
-    info = probe(src)
-    out = Path(out_mp4)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
-    for s in shots:
-        cmd += ["-ss", f"{s.start:.3f}", "-t", f"{s.duration:.3f}", "-i", str(src)]
-    streams = (["v"] if info.has_video else []) + (["a"] if info.has_audio else [])
-    pads = "".join(f"[{i}:{k}:0]" for i in range(len(shots)) for k in streams)
-    labels = "".join("[vc]" if k == "v" else "[a]" for k in streams)
-    graph = f"{pads}concat=n={len(shots)}:v={int(info.has_video)}:a={int(info.has_audio)}{labels}"
-    if info.has_video:  # H.264 in yuv420p needs even sizes
-        graph += ";[vc]scale=trunc(iw/2)*2:trunc(ih/2)*2[v]"
-    cmd += ["-filter_complex", graph]
-    for k in streams:
-        cmd += ["-map", f"[{k}]"]
-    if info.has_video:
-        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
-    if info.has_audio:
-        cmd += ["-c:a", "aac", "-b:a", "128k"]
-    cmd += ["-movflags", "+faststart", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise RuntimeError(f"ffmpeg failed to write {out}: {tail}")
-    return out
-
-
-def _hhmmss(t: float) -> str:
-    m, s = divmod(max(0.0, t), 60)
-    h, m = divmod(int(m), 60)
-    return f"{h:02d}:{m:02d}:{s:04.1f}"
-
-
-def contact_sheet(summary: Summary, out_png: str | os.PathLike, segments: list[dict], *,
-                  columns: int = 4) -> Path:
-    """A grid of the selected shots' key frames (the most important segment's `keyframe_jpeg` in
-    each shot), each captioned with the shot's time range and score."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    starts = np.array([float(r["start"]) for r in segments])
-    tiles = []
-    for s in summary.selected:
-        inside = [i for i, t in enumerate(starts) if s.start <= t < s.end and segments[i].get("keyframe_jpeg")]
-        if not inside:  # a piece of one segment: the segment it lies in
-            inside = [i for i, r in enumerate(segments)
-                      if r["start"] < s.end and r["end"] > s.start and r.get("keyframe_jpeg")]
-        if not inside:
-            continue
-        best = max(inside, key=lambda i: summary.importance[i] if i < len(summary.importance) else 0.0)
-        img = Image.open(io.BytesIO(segments[best]["keyframe_jpeg"])).convert("RGB")
-        tiles.append((img, f"{_hhmmss(s.start)}-{_hhmmss(s.end)}  {s.score:.2f}"))
-    if not tiles:
-        raise ValueError(f"{summary.path}: no key frames for the selected shots (audio only, or none selected)")
-    font = ImageFont.load_default()
-    tw = max(t.width for t, _ in tiles)
-    th = max(t.height for t, _ in tiles)
-    cap = 16
-    cols = max(1, min(columns, len(tiles)))
-    rows = math.ceil(len(tiles) / cols)
-    sheet = Image.new("RGB", (cols * (tw + 4) + 4, rows * (th + cap + 4) + 4), (20, 20, 20))
-    draw = ImageDraw.Draw(sheet)
-    for k, (img, text) in enumerate(tiles):
-        x, y = 4 + (k % cols) * (tw + 4), 4 + (k // cols) * (th + cap + 4)
-        sheet.paste(img, (x, y))
-        draw.text((x + 2, y + th + 2), text, fill=(235, 235, 235), font=font)
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out, format="PNG")
-    return out
