@@ -127,3 +127,25 @@ def test_events_hear_and_see(idx):
 def test_summaries_use_what_is_seen_heard_and_read(idx):
     s = idx.summary("title_card.mp4", query="harbour festival", budget=0.3)  # no speech: what is read answers
     assert 0 < s.selected_seconds <= 0.3 * s.duration + 1e-6
+
+
+def test_cli_narrows_the_modalities_and_weighs_them(idx):
+    from typer.testing import CliRunner
+
+    from avu.cli import app
+
+    run = CliRunner().invoke
+    r = run(app, ["search", idx.uri, "gunfire and explosions", "-k", "2", "-m", "heard", "--json"])
+    assert r.exit_code == 0, r.output
+    hits = json.loads(r.stdout)
+    assert len(hits) == 2 and all(set(h["scores_by_modality"]) == {"heard"} for h in hits)
+    assert Path(hits[0]["path"]).name == "tears_of_steel_battle.webm" and hits[0]["matched"]["heard"]
+    r = run(app, ["search", idx.uri, "gunfire and explosions", "-m", "seen,heard", "-w", "heard=0"])
+    assert r.exit_code == 0 and "searched seen (" in r.stdout, r.output  # weight 0 leaves heard out
+    weighed = idx.search("gunfire and explosions", k=1, weights={"heard": 3})
+    r = run(app, ["search", idx.uri, "gunfire and explosions", "-k", "1", "-w", "heard=3", "--json"])
+    assert json.loads(r.stdout)[0]["score"] == pytest.approx(weighed[0].score)
+    for args, says in ((["-w", "heard"], "--weight wants MODALITY=NUMBER"), (["-m", "smell"], "unknown modalities"),
+                       (["-w", "heard=-1"], "must be a finite number >= 0"), (["--voice", "-m", "seen"], "--voice")):
+        r = run(app, ["search", idx.uri, "x", *args])
+        assert r.exit_code == 1 and r.stderr.startswith("error:") and says in r.stderr, (args, r.output)

@@ -132,7 +132,8 @@ def _summary(idx, v: dict) -> dict:
 @clean_errors
 def demo(paths: List[Path] = typer.Argument(None, help="Media files or folders (default: the shared clips)."),
          out: Path = typer.Option(Path("runs/demo"), help="Where the report goes.")):
-    """The main job on real media: probe, decode every clip in 2 s segments, read subtitles; report."""
+    """The main job on real media: index every clip (2 s segments, subtitles or speech, what is seen, heard
+    and read), then report it with search examples, sound events, speakers and summaries."""
     run_demo(paths or [], out=out, shared=shared_data(), console=console)
 
 

@@ -1,17 +1,19 @@
 """`avu search`: the moments of an index that match a query, with per-modality reasons.
 
 A query is text (what is said or shown) or `VIDEO@START-END` (a clip of an indexed video, found by
-what it looks and sounds like). Below the hits, one line says what was searched (the modalities the
-index holds, those compared, those it could not use and why), a weak best hit is labelled weak,
-and "no hits" says why. The table keeps the whole time range and every hit's reason at 80 columns
-(the reason wraps: each modality's score with what matched, then the line said); `--json` prints
-one JSON list of hits (the notes then go to stderr when there is something to say: a weak best
-hit, a modality not used, no hits).
+what it looks and sounds like). `-m` narrows the modalities compared and `-w` sets their weights in
+the fusion rule (`avu.index.fusion`), as `Index.search(modalities=..., weights=...)` does. Below
+the hits, one line says what was searched (the modalities the index holds, those compared, those
+it could not use and why), a weak best hit is labelled weak, and "no hits" says why. The table
+keeps the whole time range and every hit's reason at 80 columns (the reason wraps: each
+modality's score with what matched, then the line said); `--json` prints one JSON list of hits
+(the notes then go to stderr when there is something to say: a weak best hit, a modality not
+used, no hits).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich.markup import escape
@@ -32,6 +34,27 @@ def parse_query(query: str) -> str | tuple[str, float, float]:
         a, b = span.split("-", 1)
         return video, float(a), float(b)
     return query
+
+
+def parse_modalities(values: list[str] | None) -> list[str] | None:
+    """`-m seen -m heard` or `-m seen,heard` as one list (None: the index's default modalities)."""
+    names = [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
+    return names or None
+
+
+def parse_weights(values: list[str] | None) -> dict[str, float] | None:
+    """`--weight speech=2 --weight phrase=0` as {modality: weight}; a malformed one is a ValueError
+    (`Index.search` checks the names and values)."""
+    out: dict[str, float] = {}
+    for v in values or []:
+        name, sep, number = v.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip()] = float(number)
+        except ValueError:
+            raise ValueError(f"--weight wants MODALITY=NUMBER (e.g. speech=2), got {v!r}") from None
+    return out or None
 
 
 def _why(h) -> str:
@@ -70,7 +93,13 @@ def notes(result) -> list[str]:
 @clean_errors
 def search(index: Path = typer.Argument(..., help="Index folder."),
            query: str = typer.Argument(..., help="What is said or shown; or VIDEO@START-END for a clip."),
-           k: int = typer.Option(5, "--k", min=1, help="Number of hits."),
+           k: int = typer.Option(5, "--k", "-k", min=1, help="Number of hits."),
+           modality: Optional[List[str]] = typer.Option(
+               None, "--modality", "-m", help="Compare only these (repeat or comma-separate: speech, seen, heard, "
+                                              "read, visual, audio, fused). Default: all the index holds."),
+           weight: Optional[List[str]] = typer.Option(
+               None, "--weight", "-w", help="A modality's weight in the fusion, MODALITY=NUMBER (default 1; 0 leaves "
+                                            "it out, 2 counts it twice; 'phrase' weighs a verbatim occurrence)."),
            where: Optional[str] = typer.Option(None, help="SQL over videos, e.g. \"duration > 60\"; with --voice "
                                                           "also \"speaker = 'S2'\"."),
            voice: bool = typer.Option(False, "--voice", help="QUERY is a recording: find where that voice speaks."),
@@ -78,8 +107,11 @@ def search(index: Path = typer.Argument(..., help="Index folder."),
     """Find the moments that match a query, with per-modality reasons."""
     from avu.index import open_index
 
+    chosen, weights = parse_modalities(modality), parse_weights(weight)
+    if voice and (chosen or weights):
+        raise ValueError("--voice searches the voice alone: drop --modality and --weight")
     result = open_index(index).search(query if voice else parse_query(query), k=k, where=where,
-                                      modalities=["voice"] if voice else None)
+                                      modalities=["voice"] if voice else chosen, weights=weights)
     if as_json:
         print_json([{key: v for key, v in h.to_dict().items() if key != "events"} for h in result])
         if result.weak or result.unavailable or not result:
@@ -93,4 +125,4 @@ def search(index: Path = typer.Argument(..., help="Index folder."),
                       highlight=False)
 
 
-__all__ = ["app", "hit_rows", "notes", "parse_query", "search"]
+__all__ = ["app", "hit_rows", "notes", "parse_modalities", "parse_query", "parse_weights", "search"]
