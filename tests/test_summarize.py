@@ -96,6 +96,14 @@ def test_long_shots_split_at_segment_boundaries():
     assert S._split_long([(0.0, 6.5)], 6.0, [0.0, 2.0, 4.0, 6.0], shortest=1.0) == [(0.0, 4.0), (4.0, 6.5)]
 
 
+def test_summary_text_ends_each_sentence_once():
+    from avu.media import Cue
+
+    shots = [S.Shot(0.0, 2.0, 0.9, True), S.Shot(2.0, 4.0, 0.5, True)]
+    lines = [Cue(0.0, 1.0, "beauty's rose might never die,"), Cue(2.5, 3.5, "and so it ends!")]
+    assert S.summary_text(shots, lines) == "Beauty's rose might never die. And so it ends!"
+
+
 # -- F-score and rank correlation -------------------------------------------------------------------
 def test_f_score_hand_cases():
     assert metrics.overlap_f_score([1, 1, 0, 0], [0, 1, 1, 0]) == (0.5, 0.5, 0.5)

@@ -38,10 +38,10 @@ def summarize(index: str = typer.Argument(..., help="Index folder (or object-sto
     store = IndexStore(index)
     summary = run(store, video, budget=budget, query=query)
     outputs = {}
+    if sheet is not None:  # first: it fails fast (an audio-only video has no key frames), rendering takes a while
+        outputs["sheet"] = str(contact_sheet(summary, sheet, store.segment_rows(summary.video_id)))
     if out_video is not None:
         outputs["video"] = str(render_summary_video(summary, out_video))
-    if sheet is not None:
-        outputs["sheet"] = str(contact_sheet(summary, sheet, store.segment_rows(summary.video_id)))
     seconds = time.perf_counter() - t0
     if as_json:
         print_json({**summary.to_dict(), "outputs": outputs, "seconds": seconds})

@@ -356,7 +356,7 @@ def summary_text(shots: list[Shot], lines: list[Cue], *, max_words: int = SUMMAR
     out = []
     for _, said in sorted(chosen):
         said = said[0].upper() + said[1:]
-        out.append(said if said[-1] in ".!?" else said + ".")
+        out.append(said if said[-1] in ".!?" else said.rstrip(",;:-– ") + ".")  # "die," ends "die."
     return " ".join(out)
 
 
