@@ -152,8 +152,8 @@ class _Result(list):
 
 def _fake_index_module(calls: list) -> types.ModuleType:
     class Index:
-        def search(self, query, k, where=None, modalities=None):
-            calls.append((query, k))
+        def search(self, query, k, where=None, modalities=None, weights=None):
+            calls.append((query, k, modalities, weights))
             if query == "nothing":
                 return _Result([], reason="no moment has anything in the searched modalities")
             return _Result([_Hit(i) for i in range(k)], weak=query == "a rabbit")
@@ -175,6 +175,18 @@ def search_app(monkeypatch, calls):
 
     monkeypatch.setitem(sys.modules, "avu.index", _fake_index_module(calls))
     return search.app
+
+
+def test_modalities_and_weights_reach_the_search(search_app, calls):
+    run = CliRunner().invoke
+    assert run(search_app, ["IDX", "q", "-k", "1", "-m", "seen,heard", "-m", "read", "-w", "speech=2",
+                            "--weight", "phrase=0"]).exit_code == 0
+    assert calls == [("q", 1, ["seen", "heard", "read"], {"speech": 2.0, "phrase": 0.0})]
+    assert run(search_app, ["IDX", "q", "-k", "1"]).exit_code == 0 and calls[-1] == ("q", 1, None, None)
+    for bad in ("speech", "=2", "speech=two"):
+        r = run(search_app, ["IDX", "q", "-w", bad])
+        assert r.exit_code == 1 and f"--weight wants MODALITY=NUMBER (e.g. speech=2), got {bad!r}" in r.output
+    assert len(calls) == 2  # refused before the index is opened
 
 
 def test_json_is_one_document_with_a_trailing_newline(search_app):
@@ -269,7 +281,7 @@ def test_closed_pipe_is_quiet(tmp_path):
         "class Result(list):\n"
         "    held, searched, unavailable, weak, weak_below, reason = (), ('speech',), {}, False, 0.3, None\n"
         "class Index:\n"
-        "    def search(self, query, k, where=None, modalities=None):\n"
+        "    def search(self, query, k, where=None, modalities=None, weights=None):\n"
         "        return Result([Hit() for _ in range(k)])\n"
         "m = types.ModuleType('avu.index')\n"
         "m.open_index = lambda path: Index()\n"
