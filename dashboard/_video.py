@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from avu.summaries.summarize import BUDGET, MIN_SHOT, smallest_budget
 from dashboard import _timeline
 from dashboard._safe import from_query, link_name, media_path
 from dashboard._text import clock, coloured, index_method, plain
@@ -92,21 +93,26 @@ def video_page(idx) -> None:
             st.caption(f"at {clock(t)} of {clock(row.get('duration') or 0.0)}")
         if st.session_state.pop(_SEEKED, False):
             st.html(_SHOW_PLAYER % st.session_state[_SEEKS], unsafe_allow_javascript=True)
-        _key_shots(idx, vid)
+        _key_shots(idx, vid, float(row.get("duration") or 0.0))
     cues = idx.subtitles(vid)
     with right:
         _subtitles(cues, row)
     _timelines(idx, vid, row, t, cues)
 
 
-def _key_shots(idx, vid: str) -> None:
+def _key_shots(idx, vid: str, duration: float) -> None:
+    """The summary's key shots as buttons that seek the player; a short video gets the smallest
+    budget that holds a shot (15% of a 5 s clip is under the 1 s shortest shot) and says so."""
+    budget = max(BUDGET, smallest_budget(duration)) if duration > 0 else BUDGET
     try:
-        s = idx.summary(vid)
+        s = idx.summary(vid, budget=budget)
     except Exception as e:  # noqa: BLE001 - a summary failure must not break the page
         st.caption(f"No summary: {plain(e)}")
         return
     shots = [x for x in s.shots if x.selected]
-    st.markdown(f"**Key shots** ({s.budget_seconds:.0f} s summary)")
+    longer = f", {budget:.0%} of the video: {BUDGET:.0%} is under the {MIN_SHOT:g} s shortest shot" \
+        if budget > BUDGET else ""
+    st.markdown(f"**Key shots** ({s.budget_seconds:.1f} s summary{longer})")
     if not shots:
         st.caption("No key shots: the video is too short or too uniform to summarise.")
         return

@@ -145,6 +145,7 @@ class FakeIndex:
     def __init__(self, folder: str):
         self.talk, self.quiet = Path(folder) / "talk.mkv", Path(folder) / "quiet.mkv"
         self.searches = 0
+        self.budgets: list[float] = []  # each summary's budget
 
     def videos(self, where=None, *, status="done"):
         return [{"video_id": "t1", "path": str(self.talk), "duration": 5.3, "status": "done", "has_audio": True},
@@ -167,9 +168,10 @@ class FakeIndex:
         nothing = {"seen": None, "heard": None, "objects": None, "read": None}
         return PERCEIVED if video == "t1" else [{"start": 0.0, "end": 2.0, **nothing}]
 
-    def summary(self, video):
+    def summary(self, video, budget=0.15):
         d = 5.3 if video == "t1" else 2.0
-        return Summary(video, "", d, 1.0, [Shot(0.0, 2.0, 0.4, False), Shot(2.0, d, 0.9, video == "t1")])
+        self.budgets.append(budget)
+        return Summary(video, "", d, budget * d, [Shot(0.0, 2.0, 0.4, False), Shot(2.0, d, 0.9, video == "t1")])
 
     def events(self, video):
         found = [Event("dog", 2.0, 4.0, 0.9)] if video == "t1" else []
@@ -224,6 +226,10 @@ def test_video_page_draws_what_is_said_seen_heard_read_and_who_speaks(fake_clips
     assert "on screen 00:00.0-00:02.0: www.example.org" in [x.value for x in at.text]
     assert "dog" in at.dataframe[0].value.to_string()
     assert "**Sound events** · at least 0.8 (ESC-10 model) for 2 s or more" in [m.value for m in at.markdown]
+    # 15% of 5.3 s is under the 1 s shortest shot: the smallest budget that holds one, and why
+    assert at.session_state["idx"].budgets[-1] == 0.19
+    assert "**Key shots** (1.0 s summary, 19% of the video: 15% is under the 1 s shortest shot)" in \
+        [m.value for m in at.markdown]
 
 
 def test_clicks_move_the_player_and_the_url(fake_clips):

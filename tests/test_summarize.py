@@ -96,6 +96,14 @@ def test_long_shots_split_at_segment_boundaries():
     assert S._split_long([(0.0, 6.5)], 6.0, [0.0, 2.0, 4.0, 6.0], shortest=1.0) == [(0.0, 4.0), (4.0, 6.5)]
 
 
+def test_smallest_budget_holds_one_shortest_shot():
+    for duration, want in ((5.3, 0.19), (6.0, 0.17), (100.0, 0.01), (0.5, 1.0), (6.6667, 0.15)):
+        got = S.smallest_budget(duration)
+        assert got == want and got * duration >= min(S.MIN_SHOT, duration) - 1e-9, duration
+    with pytest.raises(ValueError, match="positive"):
+        S.smallest_budget(0.0)
+
+
 def test_summary_text_ends_each_sentence_once():
     from avu.media import Cue
 

@@ -332,6 +332,13 @@ def _span_score(a: float, b: float, starts: np.ndarray, ends: np.ndarray, imp: n
 
 
 # -- summary ----------------------------------------------------------------------------------
+def smallest_budget(duration: float) -> float:
+    """The smallest budget (a fraction of `duration`, in whole percent) that holds one shortest shot."""
+    if not duration > 0:
+        raise ValueError(f"duration must be positive, got {duration}")
+    return math.ceil(100 * min(MIN_SHOT, duration) / duration - 1e-9) / 100
+
+
 def _store(store_or_index_uri) -> IndexStore:
     if isinstance(store_or_index_uri, IndexStore):
         return store_or_index_uri
@@ -381,7 +388,7 @@ def summarize(store_or_index_uri, video: str | os.PathLike, *, budget: float = B
     if budget_seconds < shortest - 1e-9:
         raise ValueError(f"{vrow['path']}: {budget:.0%} of {duration:.1f} s is {budget_seconds:.2f} s, shorter than "
                          f"the shortest shot a summary cuts ({shortest:g} s); a budget of "
-                         f"{math.ceil(100 * shortest / duration) / 100:g} or more fits one")
+                         f"{smallest_budget(duration):g} or more fits one")
 
     x = segment_features(rows)
     first = [0, *kernel_change_points(x, kernel=kernel)]
