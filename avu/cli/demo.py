@@ -196,9 +196,12 @@ def _print(report: dict, console: Console) -> None:
             console.print(f"  {r['file']} {time_range(e['start'], e['end'])}  sound: {e['label']} "
                           f"({e['confidence']:.2f})", highlight=False)
         sp = r.get("speakers") or {}
-        console.print(f"  {r['file']} speakers: " + (", ".join(f"{s} {t:.1f} s" for s, t in sp["talk_time_s"].items())
-                      + f" ({sp['n_turns']} turns)" if sp.get("talk_time_s") else f"none ({sp.get('reason')})"),
-                      highlight=False)
+        if sp.get("talk_time_s"):
+            n = sp["n_turns"]
+            who = ", ".join(f"{s} {t:.1f} s" for s, t in sp["talk_time_s"].items()) + f" ({n} turn{'s' * (n != 1)})"
+        else:
+            who = f"none ({sp.get('reason')})"
+        console.print(f"  {r['file']} speakers: {who}", highlight=False)
         for t in sp.get("turns", []):
             console.print(f"    {t['speaker']} {time_range(t['start'], t['end'])}", highlight=False)
         for m, top in (r.get("perceived") or {}).items():
