@@ -331,3 +331,17 @@ def test_ingest_speakers_and_perception_flags_set_the_config(monkeypatch, tmp_pa
     assert got[-1].perception.fps == 1.0 and tuple(got[-1].perception.enable) == ("heard",)
     bad = CliRunner().invoke(ingest.app, [*args, "--perception", "smell"])
     assert bad.exit_code != 0 and "unknown modalities ['smell']" in bad.output
+
+
+def test_bench_query_times_the_fused_search_unless_told_speech_only(monkeypatch):
+    """A default text query searches four columns, so `avu bench query` times that by default."""
+    from avu.bench import query, query_fused
+    from avu.cli import app
+
+    ran = []
+    for module, name in ((query, "bench_query"), (query_fused, "bench_query_fused")):
+        monkeypatch.setattr(module, name, lambda sizes, queries, _n=name: ran.append((_n, sizes)) or {"sizes": {}})
+    for args in ([], ["--fused"], ["--speech-only"]):
+        r = CliRunner().invoke(app, ["bench", "query", "--sizes", "2000", "--json", *args])
+        assert r.exit_code == 0 and json.loads(r.stdout) == {"sizes": {}}, r.output
+    assert ran == [("bench_query_fused", (2000,)), ("bench_query_fused", (2000,)), ("bench_query", (2000,))]

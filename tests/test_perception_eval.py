@@ -98,3 +98,22 @@ def test_fixed_settings_are_the_train_choice(shared_data):
     percepts = coco_zero_shot.perceive_images(train)
     sel = coco_zero_shot.select(train, percepts, load_minilm())
     assert sel["chosen"] == coco_zero_shot.fixed_knobs()
+
+
+def test_eval_coco_zero_shot_flag(monkeypatch):
+    """`avu eval coco --zero-shot --json` (the spelling of #17) runs the zero-shot evaluation, as
+    `--model zero-shot` does; it takes no checkpoint."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from avu.cli import app
+
+    ran = []
+    monkeypatch.setattr(coco_zero_shot, "run", lambda models_dir=None: ran.append(models_dir) or {"t2i": {"R@5": 1}})
+    for args in (["--zero-shot"], ["--model", "zero-shot"]):
+        r = CliRunner().invoke(app, ["eval", "coco", *args, "--json"])
+        assert r.exit_code == 0 and json.loads(r.stdout) == {"t2i": {"R@5": 1}}, r.output
+    assert ran == [None, None]
+    r = CliRunner().invoke(app, ["eval", "coco", "--zero-shot", "--checkpoint", "runs/x/best"])
+    assert r.exit_code == 1 and "loads no checkpoint" in r.stderr and len(ran) == 2

@@ -1,4 +1,4 @@
-"""`avu bench query`: query latency and ANN recall on synthetic segment tables of growing size.
+"""`avu bench query --speech-only`: query latency and ANN recall on synthetic segment tables of growing size.
 
 For each size, a temporary LanceDB table with the `segments` schema is filled with seeded random
 unit vectors in `speech_emb` (5% null, like segments without speech; written in chunks so memory

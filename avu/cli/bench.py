@@ -68,10 +68,12 @@ def ingest(repeats: int = typer.Option(2, min=1, help="Best of this many runs pe
 @clean_errors
 def query(sizes: str = typer.Option("10000,100000,1000000", help="Comma-separated table sizes."),
           queries: int = typer.Option(50, min=1, help="Queries per size."),
-          fused: bool = typer.Option(False, "--fused", help="Time Index.search fused over every text modality "
-                                     "(speech, seen, heard, read) instead of one speech column."),
+          fused: bool = typer.Option(True, "--fused/--speech-only",
+                                     help="Time Index.search fused over every text modality (speech, seen, heard, "
+                                          "read), as a default text query searches; or one speech column."),
           as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
-    """Search latency (p50/p95, text encoding included) and ANN recall@10 at 10k/100k/1M segments."""
+    """Search latency (p50/p95, text encoding included) and ANN recall@10 at 10k/100k/1M segments: by
+    default of the fused text search (four columns), with --speech-only of one speech column."""
     if fused:
         from avu.bench.query_fused import bench_query_fused as run
     else:

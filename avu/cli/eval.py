@@ -156,9 +156,13 @@ def coco(config: Path = typer.Option(user_config("coco.yaml"), "--config", help=
          model: str = typer.Option("trained", "--model", callback=_one_of(COCO_MODELS),
                                    help="trained: train the config's model (or load --checkpoint); zero-shot: "
                                         "what the pretrained perception models see, no training."),
+         zero_shot: bool = typer.Option(False, "--zero-shot", help="The same as --model zero-shot."),
          models_dir: Optional[Path] = typer.Option(None, "--models", help="Perception model files (zero-shot)."),
          as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
     """Image-text retrieval, COCO/Flickr30k protocol: train (or load) and score i2t/t2i R@K on train and test."""
+    model = "zero-shot" if zero_shot else model
+    if model == "zero-shot" and (checkpoint is not None or sets):
+        raise ValueError("the zero-shot evaluation trains nothing and loads no checkpoint: drop --checkpoint and --set")
     if model == "zero-shot":
         from avu.eval.coco_zero_shot import run as zero_shot
 
