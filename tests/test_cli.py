@@ -179,14 +179,21 @@ def search_app(monkeypatch, calls):
 
 def test_modalities_and_weights_reach_the_search(search_app, calls):
     run = CliRunner().invoke
-    assert run(search_app, ["IDX", "q", "-k", "1", "-m", "seen,heard", "-m", "read", "-w", "speech=2",
+    assert run(search_app, ["IDX", "q", "-k", "1", "-m", "speech,seen", "-m", "read", "-w", "speech=2",
                             "--weight", "phrase=0"]).exit_code == 0
-    assert calls == [("q", 1, ["seen", "heard", "read"], {"speech": 2.0, "phrase": 0.0})]
+    assert calls == [("q", 1, ["speech", "seen", "read"], {"speech": 2.0, "phrase": 0.0})]
     assert run(search_app, ["IDX", "q", "-k", "1"]).exit_code == 0 and calls[-1] == ("q", 1, None, None)
-    for bad in ("speech", "=2", "speech=two"):
+    for bad in ("speech", "=2", "speech=two", "speech=nan", "speech=inf", "speech=-1"):
         r = run(search_app, ["IDX", "q", "-w", bad])
-        assert r.exit_code == 1 and f"--weight wants MODALITY=NUMBER (e.g. speech=2), got {bad!r}" in r.output
-    assert len(calls) == 2  # refused before the index is opened
+        assert r.exit_code == 1 and f"a finite number >= 0 (e.g. speech=2), got {bad!r}" in r.output
+    for args, says in ((["-w", "speech=1", "-w", "speech=0"], "--weight speech is given twice (1 and 0)"),
+                       (["-m", "seen", "-w", "heard=5"], "--weight heard: heard is not compared (-m seen)"),
+                       (["-m", ","], "--modality names no modality"),
+                       (["-m", "voice"], "give a recording with --voice")):
+        r = run(search_app, ["IDX", "q", *args])
+        assert r.exit_code == 1 and says in r.output, (args, r.output)
+    assert run(search_app, ["IDX", "q", "-m", "seen", "-w", "phrase=0"]).exit_code == 0  # phrase is no modality
+    assert len(calls) == 3  # the bad ones were refused before the index was opened
 
 
 def test_json_is_one_document_with_a_trailing_newline(search_app):

@@ -146,6 +146,6 @@ def test_cli_narrows_the_modalities_and_weighs_them(idx):
     r = run(app, ["search", idx.uri, "gunfire and explosions", "-k", "1", "-w", "heard=3", "--json"])
     assert json.loads(r.stdout)[0]["score"] == pytest.approx(weighed[0].score)
     for args, says in ((["-w", "heard"], "--weight wants MODALITY=NUMBER"), (["-m", "smell"], "unknown modalities"),
-                       (["-w", "heard=-1"], "must be a finite number >= 0"), (["--voice", "-m", "seen"], "--voice")):
+                       (["-w", "heard=-1"], "a finite number >= 0"), (["--voice", "-m", "seen"], "--voice")):
         r = run(app, ["search", idx.uri, "x", *args])
         assert r.exit_code == 1 and r.stderr.startswith("error:") and says in r.stderr, (args, r.output)

@@ -86,22 +86,49 @@ def test_long_shots_split_at_segment_boundaries():
     assert all(a in bounds for a, _ in parts) and len(parts) == 4  # 3 parts cannot cut at 2 s steps
     assert S._split_long([(0.0, 6.0), (6.0, 8.0)], 7.0, bounds) == [(0.0, 6.0), (6.0, 8.0)]
     assert S._split_long([(0.0, 2.0)], 0.5, [0.0]) == [(0.0, 0.5), (0.5, 1.0), (1.0, 1.5), (1.5, 2.0)]
-    # never shorter than `shortest`: 2.5 s under a 1.2 s limit would be three 0.83 s parts, and two
-    # equal ones would be over the limit: 1.2 s, and the rest joins the last part
-    assert S._split_long([(0.0, 2.5)], 1.2, [0.0], shortest=1.0) == [(0.0, 1.2), (1.2, 2.5)]
+    # never over the limit, and equal parts only when they are not under `shortest`: 2.5 s under a
+    # 1.2 s limit would be three 0.83 s parts, so 1.2 s parts and what is left (never selected)
+    assert np.allclose(S._split_long([(0.0, 2.5)], 1.2, [0.0], shortest=1.0), [(0.0, 1.2), (1.2, 2.4), (2.4, 2.5)])
     assert np.allclose(S._split_long([(0.0, 3.3)], 1.2, [0.0], shortest=1.0), [(0.0, 1.1), (1.1, 2.2), (2.2, 3.3)])
-    assert S._split_long([(0.0, 1.5)], 1.0, [0.0], shortest=1.0) == [(0.0, 1.5)]  # holds one part only
+    assert S._split_long([(0.0, 1.5)], 1.0, [0.0], shortest=1.0) == [(0.0, 1.0), (1.0, 1.5)]
     # cuts at segment boundaries only where every part is long enough: 6-6.2 would not be
     assert S._split_long([(0.0, 6.2)], 6.0, [0.0, 6.0], shortest=1.0) == [(0.0, 3.1), (3.1, 6.2)]
     assert S._split_long([(0.0, 6.5)], 6.0, [0.0, 2.0, 4.0, 6.0], shortest=1.0) == [(0.0, 4.0), (4.0, 6.5)]
 
 
-def test_smallest_budget_holds_one_shortest_shot():
-    for duration, want in ((5.3, 0.19), (6.0, 0.17), (100.0, 0.01), (0.5, 1.0), (6.6667, 0.15)):
+def _short_clips(folder, durations) -> IndexStore:
+    """An index of videos of these durations in 2 s segments (loudness varies, nothing else)."""
+    import pyarrow as pa
+
+    from avu.store.tables import SEGMENTS
+
+    store = IndexStore(str(folder), create=True)
+    segs = [{"video_id": f"v{i}", "seg": j, "start": 2.0 * j, "end": min(2.0 * j + 2.0, d), "audio_db": -20.0 - 5 * j}
+            for i, d in enumerate(durations) for j in range(math.ceil(d / 2))]
+    store.segments.add(pa.Table.from_pylist([{f.name: r.get(f.name) for f in SEGMENTS} for r in segs], schema=SEGMENTS))
+    videos = [{"video_id": f"v{i}", "path": f"/clips/v{i}.mp4", "status": "done", "duration": d}
+              for i, d in enumerate(durations)]
+    store.videos.add(pa.Table.from_pylist([{f.name: v.get(f.name) for f in store.videos.schema} for v in videos],
+                                          schema=store.videos.schema))
+    return store
+
+
+def test_smallest_budget_holds_one_shortest_shot(tmp_path):
+    for duration, want in ((5.3, 0.19), (6.0, 0.17), (100.0, 0.01), (0.5, 1.0), (6.6667, 0.15), (1.54, 0.65)):
         got = S.smallest_budget(duration)
         assert got == want and got * duration >= min(S.MIN_SHOT, duration) - 1e-9, duration
     with pytest.raises(ValueError, match="positive"):
         S.smallest_budget(0.0)
+    durations = (0.6, 1.0, 1.2, 1.54, 2.0, 2.5, 2.95, 3.0, 4.1, 5.3, 6.0, 6.7)
+    store = _short_clips(tmp_path / "idx", durations)
+    for i, d in enumerate(durations):  # at that budget a summary selects a shot, and none under 1 s
+        budget = S.smallest_budget(d)
+        s = S.summarize(store, f"v{i}", budget=budget)
+        assert s.selected and all(x.duration >= min(S.MIN_SHOT, d) - 1e-9 for x in s.selected), (d, s.shots)
+        assert s.selected_seconds <= s.budget_seconds + 1e-9 and s.shots[-1].end == pytest.approx(d)
+        if budget > 0.01:  # a point less is refused, naming the budget that fits
+            with pytest.raises(S.BudgetTooShort, match=f"a budget of {budget:g}{' or more' * (budget < 1)} fits one"):
+                S.summarize(store, f"v{i}", budget=budget - 0.01)
 
 
 def test_summary_text_ends_each_sentence_once():

@@ -118,11 +118,13 @@ def _perception_query(idx, text: str, modality: str) -> dict:
 
 def _summary(idx, v: dict) -> dict:
     """Key shots in 15% of the duration and the lines said in them, or why there are none."""
+    from avu.summaries.summarize import BUDGET, BudgetTooShort
+
     try:
-        s = idx.summary(v["video_id"])
-    except ValueError as e:
-        return {"budget_seconds": round(0.15 * float(v.get("duration") or 0.0), 2), "shots": [], "lines": [],
-                "reason": str(e).removeprefix(f"{v.get('path')}: ")}  # the report names the file
+        s = idx.summary(v["video_id"], budget=BUDGET)
+    except ValueError as e:  # the report names the file: a short budget's reason without it
+        return {"budget_seconds": round(BUDGET * float(v.get("duration") or 0.0), 2), "shots": [], "lines": [],
+                "reason": e.reason if isinstance(e, BudgetTooShort) else str(e)}
     shots = [{"start": round(x.start, 2), "end": round(x.end, 2)} for x in s.shots if x.selected]
     return {"budget_seconds": round(s.budget_seconds, 2), "shots": shots,
             "lines": [{"start": c.start, "end": c.end, "text": c.text} for c in s.lines[:4]]}
@@ -210,7 +212,7 @@ def _print(report: dict, console: Console) -> None:
                               highlight=False)
         if r.get("summary"):
             shots = ", ".join(time_range(x["start"], x["end"]) for x in r["summary"]["shots"])
-            console.print(escape(f"  {r['file']} summary ({r['summary']['budget_seconds']:.1f} s): "
+            console.print(escape(f"  {r['file']} summary ({r['summary']['budget_seconds']:.3g} s): "
                                  f"{shots or 'none: ' + r['summary'].get('reason', 'no shot selected')}"),
                           highlight=False)
             for line in r["summary"]["lines"]:
@@ -275,7 +277,7 @@ def _markdown(report: dict) -> str:
             shots = ", ".join(time_range(x["start"], x["end"]) for x in sm["shots"]) or \
                 f"none: {sm.get('reason', 'no shot selected')}"
             said = " / ".join(c["text"] for c in sm["lines"])
-            lines.append(f"- `{r['file']}` ({sm['budget_seconds']:.1f} s): {shots}" + (f" — {said}" if said else ""))
+            lines.append(f"- `{r['file']}` ({sm['budget_seconds']:.3g} s): {shots}" + (f" — {said}" if said else ""))
     for q in report["queries"]:
         lines += ["", f"**{q['query']}**" + (f" ({q['modality']})" if q.get("modality") else ""), ""]
         lines += [f"- {h['score']:.3f} `{Path(h['path']).name}` {time_range(h['start'], h['end'])}: "

@@ -12,6 +12,7 @@ used, no hits).
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import List, Optional
 
@@ -37,23 +38,35 @@ def parse_query(query: str) -> str | tuple[str, float, float]:
 
 
 def parse_modalities(values: list[str] | None) -> list[str] | None:
-    """`-m seen -m heard` or `-m seen,heard` as one list (None: the index's default modalities)."""
-    names = [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
-    return names or None
+    """`-m seen -m heard` or `-m seen,heard` as one list (None: no -m, the index's default modalities)."""
+    if not values:
+        return None
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f"--modality names no modality: {values!r}")
+    if "voice" in names:
+        raise ValueError("voice is not a text modality: give a recording with --voice")
+    return names
 
 
-def parse_weights(values: list[str] | None) -> dict[str, float] | None:
-    """`--weight speech=2 --weight phrase=0` as {modality: weight}; a malformed one is a ValueError
-    (`Index.search` checks the names and values)."""
+def parse_weights(values: list[str] | None, modalities: list[str] | None = None) -> dict[str, float] | None:
+    """`--weight speech=2 --weight phrase=0` as {modality: weight}. A malformed, repeated, negative
+    or non-finite weight, or one for a modality left out by `-m`, is a ValueError (`Index.search`
+    checks the names)."""
     out: dict[str, float] = {}
     for v in values or []:
-        name, sep, number = v.partition("=")
+        name, sep, number = (x.strip() for x in v.partition("="))
         try:
-            if not sep or not name.strip():
-                raise ValueError
-            out[name.strip()] = float(number)
+            w = float(number) if sep and name else math.nan
         except ValueError:
-            raise ValueError(f"--weight wants MODALITY=NUMBER (e.g. speech=2), got {v!r}") from None
+            w = math.nan
+        if not (math.isfinite(w) and w >= 0):
+            raise ValueError(f"--weight wants MODALITY=NUMBER, a finite number >= 0 (e.g. speech=2), got {v!r}")
+        if name in out:
+            raise ValueError(f"--weight {name} is given twice ({out[name]:g} and {w:g})")
+        if modalities is not None and name not in modalities and name != "phrase":
+            raise ValueError(f"--weight {name}: {name} is not compared (-m {','.join(modalities)})")
+        out[name] = w
     return out or None
 
 
@@ -107,7 +120,8 @@ def search(index: Path = typer.Argument(..., help="Index folder."),
     """Find the moments that match a query, with per-modality reasons."""
     from avu.index import open_index
 
-    chosen, weights = parse_modalities(modality), parse_weights(weight)
+    chosen = parse_modalities(modality)
+    weights = parse_weights(weight, chosen)
     if voice and (chosen or weights):
         raise ValueError("--voice searches the voice alone: drop --modality and --weight")
     result = open_index(index).search(query if voice else parse_query(query), k=k, where=where,

@@ -66,6 +66,19 @@ PERCEIVED_EMBEDDINGS = ("seen_emb", "heard_emb", "read_emb")  # also compared wi
 BACKGROUND_SOUNDS = {"Silence", "White noise", "Pink noise", "Static", "Hum"}  # not content when heard
 
 
+class BudgetTooShort(ValueError):
+    """A budget under the shortest shot: `reason` says so without the path, `fits` is the smallest
+    budget that holds a shot (`smallest_budget`)."""
+
+    def __init__(self, path: str, budget: float, duration: float, fits: float):
+        self.path, self.budget, self.duration, self.fits = path, budget, duration, fits
+        shortest = min(MIN_SHOT, duration)
+        self.reason = (f"{budget:.0%} of {duration:.1f} s is {budget * duration:.2f} s, shorter than the shortest "
+                       f"shot a summary cuts ({shortest:g} s); a budget of {fits:g}"
+                       f"{' or more' if fits < 1 else ''} fits one")
+        super().__init__(f"{path}: {self.reason}")
+
+
 @dataclass(frozen=True)
 class Shot:
     """A run of segments between two change points, with its mean importance."""
@@ -295,14 +308,13 @@ def _split_long(spans: list[tuple[float, float]], limit: float, bounds: list[flo
                 shortest: float = 0.0) -> list[tuple[float, float]]:
     """Split spans longer than `limit` into the fewest parts that fit, cut at segment boundaries
     (`bounds`) nearest to equal division when that works, else into equal parts (segments that are
-    themselves longer than `limit`: a very short video or budget). No part is shorter than
-    `shortest`: where no equal parts lie between `shortest` and `limit`, the parts are `limit`
-    long and the rest (shorter than `shortest`) joins the last one."""
+    themselves longer than `limit`: a very short video or budget). No part is longer than `limit`.
+    Where equal parts would be shorter than `shortest`, the parts are `limit` long and what is left
+    over is a last, shorter part (`summarize` never selects a part under `shortest`): so any span
+    longer than `limit` holds a part that a budget of at least `limit` can take."""
     out = []
     for a, b in spans:
         need = math.ceil((b - a) / limit - 1e-9) if limit > 0 else 1
-        if shortest > 0 and need > 1 and (b - a) / need < shortest - 1e-9:
-            need = max(1, math.floor((b - a) / shortest + 1e-9))
         if need <= 1:
             out.append((a, b))
             continue
@@ -315,13 +327,11 @@ def _split_long(spans: list[tuple[float, float]], limit: float, bounds: list[flo
             if len(cut) == parts - 1 and all(shortest - 1e-9 <= n <= limit + 1e-9 for n in lengths):
                 edges = trial
                 break
-        if edges is None and (b - a) / need <= limit + 1e-9:
+        if edges is None and (b - a) / need >= shortest - 1e-9:
             edges = [a + (b - a) * k / need for k in range(need)] + [b]
-        elif edges is None:  # no equal parts lie in [shortest, limit]: parts of `limit`, the rest joins the last
-            whole = math.floor((b - a) / limit + 1e-9)
-            edges = [a + limit * k for k in range(whole)] + [b]
-            if b - edges[-2] < shortest - 1e-9 and len(edges) > 2:
-                del edges[-2]
+        elif edges is None:  # equal parts would be under `shortest`: parts of `limit`, then the rest
+            edges = [a + limit * k for k in range(math.floor((b - a) / limit + 1e-9) + 1)]
+            edges += [b] if b - edges[-1] > 1e-9 else []
         out.extend(zip(edges[:-1], edges[1:]))
     return out
 
@@ -333,10 +343,12 @@ def _span_score(a: float, b: float, starts: np.ndarray, ends: np.ndarray, imp: n
 
 # -- summary ----------------------------------------------------------------------------------
 def smallest_budget(duration: float) -> float:
-    """The smallest budget (a fraction of `duration`, in whole percent) that holds one shortest shot."""
+    """The smallest budget (a fraction of `duration`, in whole percent) whose summary holds a shot:
+    one `MIN_SHOT` piece (a budget of at least that is never split finer), or a video shorter than
+    `MIN_SHOT` whole (1.0)."""
     if not duration > 0:
         raise ValueError(f"duration must be positive, got {duration}")
-    return math.ceil(100 * min(MIN_SHOT, duration) / duration - 1e-9) / 100
+    return min(1.0, math.ceil(100 * min(MIN_SHOT, duration) / duration - 1e-9) / 100)
 
 
 def _store(store_or_index_uri) -> IndexStore:
@@ -386,9 +398,7 @@ def summarize(store_or_index_uri, video: str | os.PathLike, *, budget: float = B
     budget_seconds = budget * duration
     shortest = min(MIN_SHOT, duration)
     if budget_seconds < shortest - 1e-9:
-        raise ValueError(f"{vrow['path']}: {budget:.0%} of {duration:.1f} s is {budget_seconds:.2f} s, shorter than "
-                         f"the shortest shot a summary cuts ({shortest:g} s); a budget of "
-                         f"{smallest_budget(duration):g} or more fits one")
+        raise BudgetTooShort(vrow["path"], budget, duration, smallest_budget(duration))
 
     x = segment_features(rows)
     first = [0, *kernel_change_points(x, kernel=kernel)]
