@@ -67,8 +67,10 @@ def test_demo_report(tiny_av, tmp_path):
     for snd in report["sounds"]:  # each says which threshold the events had to reach, and where
         (used,) = snd["thresholds"]  # one video: one sound source
         assert used["sounds"] in ("audioset", "esc10") and used["min_duration"] == 2.0
+        assert snd["closest"]["file"] == "clip.mkv" and snd["closest"]["means"]  # what the prompt means
         if not snd["events"]:
             assert f"nothing reached {used['threshold']:g} (" in md and used["text"] in md
+            assert f"it means {snd['closest']['means']}" in md
 
 
 def test_clean_errors_passes_a_commands_own_exit_through():

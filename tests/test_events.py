@@ -185,6 +185,35 @@ def test_stored_events_choose_the_source_and_say_which():
         EventTimeline([], sounds="esc10", threshold=1.5, min_duration=0.0)
 
 
+def test_a_prompt_says_what_it_means_and_how_close_it_came():
+    """`EventTimeline.prompts`: the classes a prompt was matched to and its best segment, in either
+    sound source; a silent segment reaches nothing; `avu events` says it in one line."""
+    from avu.cli.events import prompt_note
+    from avu.events.stored import PromptMatch, stored_events
+
+    rows = [{"start": 0.0, "end": 2.0, "event_scores": json.dumps({"dog": 0.7, "rain": 0.3}), "audio_db": -20.0,
+             "heard_json": json.dumps([["Bark", 0.6]])},
+            {"start": 2.0, "end": 4.0, "event_scores": json.dumps({"dog": 0.99, "rain": 0.01}), "audio_db": -70.0,
+             "heard_json": json.dumps([["Bark", 0.99]])},  # digital silence: reaches nothing
+            {"start": 4.0, "end": 6.0, "event_scores": json.dumps({"dog": 0.9, "rain": 0.1}), "audio_db": -20.0,
+             "heard_json": json.dumps([["Bark", 0.8], ["Speech", 0.1]])}]
+    got = stored_events(rows, name="clip.mp4", prompts=["dog barking"], threshold=0.9)
+    assert got == [] and got.sounds == "audioset"  # 0.8 is under 0.9, but the prompt says how close it came
+    (m,) = got.prompts
+    assert m.prompt == "dog barking" and m.classes[0] == ("Bark", 1.0) and len(m.classes) <= PromptMatch.SHOWN
+    assert (m.best, m.start, m.end) == (pytest.approx(0.8), 4.0, 6.0)
+    note = prompt_note(m)
+    assert note.startswith("prompt 'dog barking' means Bark 1.00") and note.endswith(
+        "it reached 0.80 at 00:00:04.000-00:00:06.000")
+    (e,) = stored_events(rows, name="clip.mp4", prompts=["dog barking"], sounds="esc10", min_duration=0.0).prompts
+    assert e.classes[0] == ("dog", 1.0) and e.start == 4.0 and 0.9 <= e.best <= 1.0
+    assert stored_events(rows, name="c", min_duration=0.0).prompts == []  # no prompts: nothing to say
+    silent = PromptMatch("dog barking", (("Bark", 1.0),), 0.0, 0.0, 2.0)
+    assert prompt_note(silent) == "prompt 'dog barking' means Bark 1.00; none of them was heard here"
+    with pytest.raises(ValueError, match="must be in"):
+        PromptMatch("x", (), 1.5)
+
+
 def test_ave_hand_cases():
     v = ave.parse_line("Bark&abc&good&2&5")
     assert v.segment_labels() == ["background"] * 2 + ["Bark"] * 3 + ["background"] * 5

@@ -164,9 +164,13 @@ def run_demo(paths: list[Path], *, out: Path, shared: Path, console: Console) ->
         found = [{"file": v["file"], "start": e.start, "end": e.end, "confidence": round(e.confidence, 3)}
                  for v, t in timelines for e in t]
         used = sorted({(t.sounds, t.threshold, t.min_duration, t.threshold_text()) for _, t in timelines})
+        closest = max(((v, t.prompts[0]) for v, t in timelines if t.prompts), key=lambda vm: vm[1].best, default=None)
         sounds.append({"prompt": prompt, "events": sorted(found, key=lambda e: -e["confidence"])[:5],
                        "thresholds": [{"sounds": u[0], "threshold": u[1], "min_duration": u[2], "text": u[3]}
-                                      for u in used]})
+                                      for u in used],
+                       "closest": None if closest is None else {  # what the prompt means, the most it reached
+                           "file": closest[0]["file"], "start": closest[1].start, "end": closest[1].end,
+                           "score": round(closest[1].best, 3), "means": closest[1].classes_text()}})
     report = {"index": str(index), "videos": videos, "failed": failed, "queries": queries, "sounds": sounds,
               "total_video_seconds": round(sum(v["duration"] for v in videos), 3)}
     _print(report, console)
@@ -236,9 +240,16 @@ def _print(report: dict, console: Console) -> None:
 
 
 def _no_events(snd: dict) -> str:
-    """What no event reached: each threshold used (with its sound source) and the shortest duration."""
+    """What no event reached: each threshold used (with its sound source) and the shortest duration,
+    what the prompt means and the most it reached."""
     used = [t["text"] for t in snd.get("thresholds", [])]
-    return "no events: nothing reached " + (" or ".join(used) if used else "the threshold")
+    out = "no events: nothing reached " + (" or ".join(used) if used else "the threshold")
+    c = snd.get("closest")
+    if c:
+        out += f"; it means {c['means']}; " + (f"the most it reached: {c['score']:.2f} ({c['file']} "
+                                               f"{time_range(c['start'], c['end'])})" if c["score"] > 0 else
+                                               "none of these was heard")
+    return out
 
 
 def _reasons(h: dict) -> str:

@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from avu.cli._console import clean_errors, console
-from avu.cli._output import Col, print_json, print_table, timestamp
+from avu.cli._output import Col, print_json, print_table, time_range, timestamp
 
 app = typer.Typer()
 
@@ -58,8 +58,17 @@ def events(index: Path = typer.Argument(..., help="Index folder."),
                  Col("confidence", no_wrap=True)], rows,
                 empty=f"no events: nothing reached {timeline.threshold_text()} (a short sound such as a "
                       "gunshot scores low over a whole segment: try --threshold 0.1 or --min-duration 0)")
+    for m in timeline.prompts:
+        console.print(escape(prompt_note(m)), style="dim", highlight=False)
     if timeline.sounds == "esc10":
         console.print(ESC10_NOTE, style="dim", highlight=False)
 
 
-__all__ = ["app", "events"]
+def prompt_note(m) -> str:
+    """One `PromptMatch` in words: the classes the prompt means, and the most it reached where."""
+    if m.best <= 0:
+        return f"prompt {m.prompt!r} means {m.classes_text()}; none of them was heard here"
+    return f"prompt {m.prompt!r} means {m.classes_text()}; it reached {m.best:.2f} at {time_range(m.start, m.end)}"
+
+
+__all__ = ["app", "events", "prompt_note"]

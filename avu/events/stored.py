@@ -10,27 +10,81 @@ reached (the `avu events` command does) without working the choice out a second 
   (`event_scores`, ten classes: any sound gets a distribution over those ten, so its default
   threshold is high), "auto" AudioSet when the video was perceived, else ESC-10.
 - A segment quieter than `SILENCE_DB` holds no sound event, whichever the source.
-- `prompts` replace the classes by free-text prompts matched to them by meaning.
+- `prompts` replace the classes by free-text prompts matched to them by meaning; the timeline's
+  `prompts` then say, per prompt, which classes it was matched to and the most it reached in this
+  video (`PromptMatch`), so an empty timeline still says how close the prompt came, and why.
 - `visual` adds "high motion", "scene change", objects on screen, "<sound> + motion" and
   "<seen> + <heard>" events (`avu.events.visual`, `avu.events.perceived`).
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Sequence
 
 from avu.events.detect import Event, detect_events
-from avu.events.perceived import AUDIOSET_THRESHOLD, ESC10_THRESHOLD, perceived_events, sound_rows
+from avu.events.perceived import AUDIOSET_THRESHOLD, ESC10_THRESHOLD, default_prompts, perceived_events, sound_rows
 from avu.events.timeline import SILENCE_DB
 
 SOUNDS = ("auto", "audioset", "esc10")  # the sound sources one can ask for
 SOURCE_NAMES = {"audioset": "AudioSet tags", "esc10": "ESC-10 model"}  # a sound source, in words
 
 
-class EventTimeline(list):
-    """Events sorted by start (a list), with the sound source and threshold that made them."""
+@dataclass(frozen=True)
+class PromptMatch:
+    """A free-text sound prompt: the classes it was matched to by meaning, and the most it reached."""
 
-    def __init__(self, events=(), *, sounds: str, threshold: float, min_duration: float):
+    prompt: str
+    classes: tuple  # ((class, weight), ...): at most `SHOWN`, best first; the closest class weighs 1
+    best: float  # its highest segment score in the video, in [0, 1] (0: no audio, or all silent)
+    start: float | None = None  # the segment where it reached `best` (None: no segment scored)
+    end: float | None = None
+
+    SHOWN = 3  # classes listed
+
+    def __post_init__(self):
+        if not (0.0 <= self.best <= 1.0) or (self.start is not None and not self.start <= self.end):
+            raise ValueError(f"PromptMatch {self.prompt!r}: best {self.best} must be in [0, 1] and start "
+                             f"{self.start} <= end {self.end}")
+
+    def classes_text(self) -> str:
+        """"Male speech, man speaking 1.00, Conversation 0.75, Speech 0.15"."""
+        return ", ".join(f"{c} {w:.2f}" for c, w in self.classes)
+
+
+def _prompt_match(prompt: str, weights: dict[str, float], scored: list) -> PromptMatch:
+    """`scored`: the (start, end, {prompt: score}) rows the prompt's events were detected on."""
+    classes = tuple(sorted(weights.items(), key=lambda cw: (-cw[1], cw[0]))[:PromptMatch.SHOWN])
+    top = max(scored, key=lambda r: r[2][prompt], default=None)
+    if top is None:
+        return PromptMatch(prompt, classes, 0.0)
+    return PromptMatch(prompt, classes, min(1.0, max(0.0, float(top[2][prompt]))), float(top[0]), float(top[1]))
+
+
+def prompt_matches(prompts: Sequence[str], source: str, rows: list) -> list[PromptMatch]:
+    """What each prompt means in `source` ("audioset": YAMNet's tags, rows from `sound_rows`;
+    "esc10": the specialist's probabilities) and the most it reached over `rows`."""
+    prompts = [p.strip() for p in prompts]
+    if source == "audioset":
+        ap = default_prompts()
+        labels = sorted({lab for r in rows for lab in r[2]})
+        weights = {p: ap.weights(p, labels) for p in prompts}
+        scored = ap.rows(rows, prompts)
+    else:
+        from avu.events.prompts import ESC10_AUDIOSET, default_scorer, prompt_rows
+
+        scorer = default_scorer(tuple(sorted({k for r in rows for k in r[2]})) or tuple(ESC10_AUDIOSET))
+        weights = {p: scorer.weights(p) for p in prompts}
+        scored = prompt_rows(rows, prompts, scorer=scorer)
+    return [_prompt_match(p, weights[p], scored) for p in prompts]
+
+
+class EventTimeline(list):
+    """Events sorted by start (a list), with the sound source and threshold that made them, and for
+    free-text prompts what each one was matched to (`prompts`: `PromptMatch`es)."""
+
+    def __init__(self, events=(), *, sounds: str, threshold: float, min_duration: float,
+                 prompts: Sequence[PromptMatch] = ()):
         if sounds not in ("audioset", "esc10"):
             raise ValueError(f"EventTimeline.sounds must be 'audioset' or 'esc10', got {sounds!r}")
         if not (0.0 <= threshold <= 1.0 and min_duration >= 0.0):
@@ -40,6 +94,7 @@ class EventTimeline(list):
         self.sounds = sounds  # "audioset" or "esc10": the source the sound events came from
         self.threshold = threshold  # the sound (and object) threshold applied
         self.min_duration = min_duration  # seconds: shorter events were dropped
+        self.prompts = list(prompts)  # per free-text prompt: the classes it means and the most it reached
 
     def threshold_text(self) -> str:
         """What an event had to reach, in words: "0.3 (AudioSet tags) for 2 s or more"."""
@@ -66,8 +121,10 @@ def stored_events(segs: Sequence[dict], *, name: str, threshold: float | None = 
         found = perceived_events(loud, threshold=th, min_duration=min_duration, smoothing=smoothing,
                                  prompts=prompts, visual=visual)
         rows = sound_rows(loud)  # "<sound> + motion" events name AudioSet sounds too
+        matches = prompt_matches(prompts, source, rows) if prompts else []
     else:
         source, th = "esc10", ESC10_THRESHOLD if threshold is None else threshold
+        matches = prompt_matches(prompts, source, rows) if prompts else []
         found, rows = _esc10_events(rows, segs, threshold=th, explicit=threshold, min_duration=min_duration,
                                     smoothing=smoothing, prompts=prompts, visual=visual)
     if visual:
@@ -76,7 +133,7 @@ def stored_events(segs: Sequence[dict], *, name: str, threshold: float | None = 
         found += visual_events(segs, smoothing=smoothing, min_duration=min_duration)
         found += audio_visual_events(rows, segs, threshold=th, smoothing=smoothing, min_duration=min_duration)
     return EventTimeline(sorted(found, key=lambda e: (e.start, e.end, e.label)), sounds=source, threshold=th,
-                    min_duration=min_duration)
+                         min_duration=min_duration, prompts=matches)
 
 
 def _esc10_events(rows: list, segs: Sequence[dict], *, threshold: float, explicit: float | None,
@@ -98,4 +155,4 @@ def _esc10_events(rows: list, segs: Sequence[dict], *, threshold: float, explici
     return found, rows
 
 
-__all__ = ["SOUNDS", "SOURCE_NAMES", "EventTimeline", "stored_events"]
+__all__ = ["SOUNDS", "SOURCE_NAMES", "EventTimeline", "PromptMatch", "prompt_matches", "stored_events"]
