@@ -231,7 +231,7 @@ def test_subtitles_and_json_carry_speakers(tmp_path):
 
 
 def test_ambiguous_speaker_change_is_marked_as_overlap():
-    from avu.speakers.diarize import _overlaps
+    from avu.speakers.diarizer import _overlaps
 
     scores = np.zeros((200, 2))
     scores[:100, 0], scores[100:, 1] = 0.9, 0.9

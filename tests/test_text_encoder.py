@@ -1,5 +1,6 @@
-"""The MiniLM text encoder (`avu.models.text`): torch's transformer layers on the packaged weights
-give sentence-transformers' embeddings, without importing it."""
+"""The MiniLM text encoder (`avu.models.text`): ONNX Runtime on a graph exported from the packaged
+weights, or torch's transformer layers, give sentence-transformers' embeddings without importing
+it; a process that only encodes text with the exported graph does not import torch either."""
 from __future__ import annotations
 
 import subprocess
@@ -18,6 +19,7 @@ def test_embeddings_match_sentence_transformers():
 
     from avu.models.text import MINILM_DIM, load_minilm, minilm_files
 
+    assert load_minilm().backend == "onnx"  # the default on CPU
     ours = load_minilm().encode_text(TEXTS, batch_size=4)
     ref = SentenceTransformer(str(minilm_files()), device="cpu").encode(
         TEXTS, batch_size=4, normalize_embeddings=True, convert_to_numpy=True)
@@ -38,12 +40,45 @@ def test_batching_and_order_do_not_change_a_text_s_vector():
     assert enc.encode_text([]).shape == (0, 384)
 
 
-def test_encoding_text_does_not_import_sentence_transformers():
+def test_encoding_text_does_not_import_sentence_transformers_or_torch():
+    from avu.models.text import load_minilm
+
+    load_minilm()  # the graph is exported here if this machine has none yet (that imports torch)
     code = ("import sys; from avu.models.text import load_minilm; load_minilm().encode_text(['hi']);"
-            "print(sorted(m for m in ('sentence_transformers', 'transformers', 'sklearn') if m in sys.modules))")
+            "print(sorted(m for m in ('sentence_transformers', 'transformers', 'sklearn', 'torch') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_backends_agree_and_a_missing_graph_is_made_again(tmp_path, monkeypatch):
+    from avu.models import text
+
+    onnx, torch_ = text.MiniLM(backend="onnx"), text.MiniLM(backend="torch")
+    assert (onnx.backend, torch_.backend) == ("onnx", "torch")
+    np.testing.assert_allclose(onnx.encode_text(TEXTS, batch_size=4), torch_.encode_text(TEXTS, batch_size=4),
+                               atol=2e-6)
+    raw = [enc.encode_text(TEXTS[:3], normalize=False) for enc in (onnx, torch_)]
+    np.testing.assert_allclose(*raw, atol=1e-5)
+    torn = tmp_path / "minilm.onnx"
+    torn.write_bytes(b"\x08\x01 not a graph")  # a torn write, or a file from another version
+    monkeypatch.setattr(text, "onnx_file", lambda: torn)
+    again = text.MiniLM(backend="onnx")
+    assert torn.stat().st_size > 1_000_000 and not list(tmp_path.glob("*.tmp"))  # exported again, atomically
+    np.testing.assert_allclose(again.encode_text(TEXTS[:2]), onnx.encode_text(TEXTS[:2]), atol=1e-6)
+
+    def no_onnx(path):
+        raise ModuleNotFoundError("No module named 'onnx'")
+
+    monkeypatch.setattr(text, "onnx_file", lambda: tmp_path / "none" / "minilm.onnx")
+    monkeypatch.setattr(text, "export_onnx", no_onnx)
+    with pytest.warns(UserWarning, match="MiniLM runs on torch .*No module named 'onnx'"):
+        assert text.MiniLM().backend == "torch"  # auto: slower, same vectors
+    with pytest.raises(RuntimeError, match="the ONNX graph could not be made at .*none/minilm.onnx"):
+        text.MiniLM(backend="onnx")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        text.MiniLM(backend="tflite")
 
 
 @pytest.mark.parametrize("query,best", [("a flower in bloom", 1), ("a speech about workers", 0)])

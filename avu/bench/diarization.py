@@ -21,7 +21,7 @@ from avu._paths import shared_data
 from avu.bench.decode import machine
 from avu.media import Audio, read_audio
 from avu.speakers import DiarizeConfig, diarize_audio
-from avu.speakers.diarize import window_plan
+from avu.speakers.diarizer import window_plan
 from avu.speakers.encoder import FRAME_S, embed_windows, load_encoder, mel_frames
 from avu.speech.vad import speech_regions
 

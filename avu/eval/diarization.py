@@ -63,7 +63,7 @@ import torch
 from avu._paths import shared_data
 from avu.media import Audio, read_audio
 from avu.speakers import Diarization, DiarizeConfig, Turn
-from avu.speakers.diarize import assign_speakers, embed_speech
+from avu.speakers.diarizer import assign_speakers, embed_speech
 from avu.speech.vad import speech_regions
 
 __all__ = ["Conversation", "TARGETS", "build_conversations", "run", "score", "tune"]

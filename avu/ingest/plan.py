@@ -1,6 +1,6 @@
 """`plan_video`: what ingest will do with one file — its id, probe info, segments, the text
 of each segment from sidecar subtitles (or speech recognition when there are none), and who speaks
-when (`avu.speakers.diarize`): every cue becomes a `SpokenCue` that names its speaker (`S1`, ...)."""
+when (`avu.speakers.diarize()`): every cue becomes a `SpokenCue` that names its speaker (`S1`, ...)."""
 from __future__ import annotations
 
 import os

@@ -6,10 +6,22 @@ encoder (Resemblyzer's weights, `encoder`), clusters them with the number of spe
 appearance, with one 256-d voice centroid per speaker for search by voice (`voice_of(path)` embeds
 a query recording's speech the same way). `transcript` labels subtitle cues with their speaker. The
 evaluation is `avu.eval.diarization`, the speed benchmark `avu.bench.diarization`.
+
+The diarizer and the voice encoder (torch) are imported lazily, so reading stored turns (the
+`Diarization` type, as a text search does) does not import torch.
 """
 from avu.speakers._types import EMBEDDING_DIM, Diarization, Turn
-from avu.speakers.diarize import DiarizeConfig, diarize, diarize_audio, voice_of
-from avu.speakers.encoder import embed_voice
 
-__all__ = ["EMBEDDING_DIM", "Diarization", "DiarizeConfig", "Turn", "diarize", "diarize_audio", "embed_voice",
-           "voice_of"]
+_LAZY = {"DiarizeConfig": "diarizer", "diarize": "diarizer", "diarize_audio": "diarizer", "voice_of": "diarizer",
+         "embed_voice": "encoder"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"avu.speakers.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'avu.speakers' has no attribute {name!r}")
+
+
+__all__ = ["EMBEDDING_DIM", "Diarization", "Turn", *_LAZY]
