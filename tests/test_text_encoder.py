@@ -81,6 +81,34 @@ def test_the_backends_agree_and_a_missing_graph_is_made_again(tmp_path, monkeypa
         text.MiniLM(backend="tflite")
 
 
+def test_the_process_wide_encoder_follows_avu_minilm_backend(monkeypatch):
+    from avu.models import text
+
+    monkeypatch.setenv("AVU_MINILM_BACKEND", "torch")
+    assert text.load_minilm().backend == "torch" and text.load_minilm(backend="onnx").backend == "onnx"
+    monkeypatch.delenv("AVU_MINILM_BACKEND")
+    assert text.load_minilm().backend == "onnx" and text.load_minilm() is text.load_minilm()  # loaded once
+
+
+def test_long_texts_share_smaller_batches():
+    """At most `BATCH_TOKENS` padded tokens a batch: 40 texts cut at 256 tokens go 16 at a time,
+    short ones 64 at a time, and a text's vector does not depend on its batch."""
+    from avu.models import text
+
+    enc = text.load_minilm()
+    widths = []
+    real = enc._pooled
+    enc._pooled = lambda ids, mask: widths.append(ids.shape) or real(ids, mask)
+    try:
+        got = enc.encode_text(["the " * 300] * 40 + ["a dog"] * 70 + [TEXTS[3]])
+    finally:
+        del enc._pooled
+    assert [w for w in widths if w[1] == text.MAX_TOKENS] == [(16, 256)] * 3  # the third: 8 long, then short ones
+    assert len(widths) == 4 and widths[3][0] == 63 and widths[3][1] < 20  # the other 63 short texts at once
+    np.testing.assert_allclose(got[110], enc.encode_text([TEXTS[3]])[0], atol=1e-5)
+    np.testing.assert_allclose(got[:40], np.repeat(got[:1], 40, axis=0), atol=1e-5)
+
+
 @pytest.mark.parametrize("query,best", [("a flower in bloom", 1), ("a speech about workers", 0)])
 def test_similar_meanings_are_nearest(query, best):
     from avu.models.text import load_minilm
