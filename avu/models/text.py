@@ -169,7 +169,8 @@ def _onnx_session(path: Path):
     import onnxruntime as ort
 
     so = ort.SessionOptions()
-    so.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS") or 0)  # 0: ONNX Runtime's default
+    threads = os.environ.get("OMP_NUM_THREADS", "").strip()
+    so.intra_op_num_threads = int(threads) if threads.isdigit() else 0  # 0 (or unset, or not a number): ORT's default
     so.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
