@@ -3,6 +3,7 @@ weights, or torch's transformer layers, give sentence-transformers' embeddings w
 it; a process that only encodes text with the exported graph does not import torch either."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,6 +13,11 @@ import pytest
 TEXTS = ["a dog running on a beach", "", "Gunfire and explosions!", "Café au lait, s'il vous plaît.",
          "the " * 300,  # past the 256-token cut
          "you can find the text version of this recording at www.marxists.org"]
+
+
+@pytest.fixture(autouse=True)
+def _default_backend(monkeypatch):
+    monkeypatch.delenv("AVU_MINILM_BACKEND", raising=False)  # these tests pin the default themselves
 
 
 def test_embeddings_match_sentence_transformers():
@@ -47,7 +53,8 @@ def test_encoding_text_does_not_import_sentence_transformers_or_torch():
     code = ("import sys; from avu.models.text import load_minilm; load_minilm().encode_text(['hi']);"
             "print(sorted(m for m in ('sentence_transformers', 'transformers', 'sklearn', 'torch') "
             "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "AVU_MINILM_BACKEND"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
@@ -73,9 +80,9 @@ def test_the_backends_agree_and_a_missing_graph_is_made_again(tmp_path, monkeypa
 
     monkeypatch.setattr(text, "onnx_file", lambda: tmp_path / "none" / "minilm.onnx")
     monkeypatch.setattr(text, "export_onnx", no_onnx)
-    with pytest.warns(UserWarning, match="MiniLM runs on torch .*No module named 'onnx'"):
+    with pytest.warns(UserWarning, match="MiniLM runs on torch .*could not be made or run .*No module named 'onnx'"):
         assert text.MiniLM().backend == "torch"  # auto: slower, same vectors
-    with pytest.raises(RuntimeError, match="the ONNX graph could not be made at .*none/minilm.onnx"):
+    with pytest.raises(RuntimeError, match="the ONNX graph could not be made or run at .*none/minilm.onnx"):
         text.MiniLM(backend="onnx")
     with pytest.raises(ValueError, match="backend must be one of"):
         text.MiniLM(backend="tflite")
@@ -86,6 +93,9 @@ def test_the_process_wide_encoder_follows_avu_minilm_backend(monkeypatch):
 
     monkeypatch.setenv("AVU_MINILM_BACKEND", "torch")
     assert text.load_minilm().backend == "torch" and text.load_minilm(backend="onnx").backend == "onnx"
+    monkeypatch.setenv("AVU_MINILM_BACKEND", "ORT")
+    with pytest.raises(ValueError, match="AVU_MINILM_BACKEND='ORT': must be one of"):
+        text.load_minilm()
     monkeypatch.delenv("AVU_MINILM_BACKEND")
     assert text.load_minilm().backend == "onnx" and text.load_minilm() is text.load_minilm()  # loaded once
 

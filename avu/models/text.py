@@ -115,10 +115,15 @@ def _pooled_torch(model, ids, mask):
 
 
 def onnx_file() -> Path:
-    """Where this machine keeps the exported graph (`~/.cache/avu/minilm/...onnx`)."""
+    """Where this machine keeps the exported graph (`~/.cache/avu/minilm/...onnx`), keyed by the
+    weights (package version and file size), `EXPORT` and the code that builds the graph."""
+    import inspect
+
     from avu._paths import user_cache
 
-    key = hashlib.sha256(f"{minilm_version()} export {EXPORT}".encode()).hexdigest()[:16]
+    weights = (minilm_files() / "model.safetensors").stat().st_size
+    code = inspect.getsource(_bert) + inspect.getsource(export_onnx)
+    key = hashlib.sha256(f"{minilm_version()} {weights} export {EXPORT}\n{code}".encode()).hexdigest()[:16]
     return user_cache("minilm", f"minilm-{key}.onnx")
 
 
@@ -151,30 +156,40 @@ def export_onnx(path: Path) -> Path:
             keep = mask.unsqueeze(-1).to(x.dtype)
             return (x * keep).sum(1) / keep.sum(1).clamp(min=1e-9)
 
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")  # one per export
+    os.close(fd)
     ids, mask = torch.ones((2, 5), dtype=torch.long), torch.ones((2, 5), dtype=torch.bool)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_Exportable().eval(), (ids, mask), str(tmp), input_names=["ids", "mask"],
-                          output_names=["pooled"], opset_version=17, dynamo=False,
-                          dynamic_axes={"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}})
-    os.replace(tmp, path)  # readers see the whole file or none
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_Exportable().eval(), (ids, mask), tmp, input_names=["ids", "mask"],
+                              output_names=["pooled"], opset_version=17, dynamo=False,
+                              dynamic_axes={"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}})
+        os.replace(tmp, path)  # readers see the whole file or none
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return path
 
 
 def _onnx_session(path: Path):
     """An ONNX Runtime session on `path`, exporting it first when it is absent or unreadable; its
-    thread count follows OMP_NUM_THREADS where set (Ray sets it to an actor's CPUs)."""
+    thread count follows OMP_NUM_THREADS where set (an embed actor sets it to 1: `pipelines/_process.py`)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     threads = os.environ.get("OMP_NUM_THREADS", "").strip()
-    so.intra_op_num_threads = int(threads) if threads.isdigit() else 0  # 0 (or unset, or not a number): ORT's default
+    so.intra_op_num_threads = int(threads) if threads.isdecimal() and threads.isascii() else 0  # 0: ORT's default
     so.inter_op_num_threads = 1
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads leave the cores to the search
+    if not path.is_file():
+        export_onnx(path)
     try:
         return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    except Exception:  # noqa: BLE001 - absent, torn or from another version: export it again
+    except Exception:  # noqa: BLE001 - a torn file, or one an older onnx wrote: export it again
         return ort.InferenceSession(str(export_onnx(path)), so, providers=["CPUExecutionProvider"])
 
 
@@ -202,12 +217,15 @@ class MiniLM:
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of a batch
         self._session = self._model = None
         if backend == "onnx" or (backend == "auto" and device == "cpu"):
+            path = None
             try:
-                self._session = _onnx_session(onnx_file())
-            except Exception as e:  # noqa: BLE001 - no `onnx` to export with, a read-only cache, ...
+                path = onnx_file()
+                self._session = _onnx_session(path)
+            except Exception as e:  # noqa: BLE001 - no `onnx` or onnxruntime, a read-only cache, no home...
                 if backend == "onnx":
-                    raise RuntimeError(f"MiniLM: the ONNX graph could not be made at {onnx_file()}: {e}") from e
-                warnings.warn(f"MiniLM runs on torch (slower): no ONNX graph at {onnx_file()} ({e})", stacklevel=2)
+                    raise RuntimeError(f"MiniLM: the ONNX graph could not be made or run at {path}: {e}") from e
+                warnings.warn(f"MiniLM runs on torch (slower): the ONNX graph at {path} could not be made or run "
+                              f"({e})", stacklevel=2)
         if self._session is None:
             self._model = _torch_bert(device)
         self.backend = "onnx" if self._session is not None else "torch"
@@ -249,7 +267,13 @@ class MiniLM:
 def load_minilm(device: str = "cpu", backend: str | None = None) -> MiniLM:
     """The process-wide MiniLM (loaded once per device and backend); `backend` defaults to
     `$AVU_MINILM_BACKEND`, else "auto" (a way to compare the backends, or to keep torch)."""
-    return _load(device, backend or os.environ.get("AVU_MINILM_BACKEND") or "auto")
+    if backend is None:
+        backend = os.environ.get("AVU_MINILM_BACKEND") or "auto"
+        if backend not in BACKENDS:
+            raise ValueError(f"AVU_MINILM_BACKEND={backend!r}: must be one of {BACKENDS}")
+        if device != "cpu" and backend == "onnx":
+            backend = "auto"  # the variable picks the CPU backend; a GPU keeps torch
+    return _load(device, backend)
 
 
 @functools.lru_cache(maxsize=4)

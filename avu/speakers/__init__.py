@@ -24,4 +24,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'avu.speakers' has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted([*globals(), *_LAZY])
+
+
 __all__ = ["EMBEDDING_DIM", "Diarization", "Turn", *_LAZY]
