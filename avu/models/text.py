@@ -9,7 +9,7 @@ read by `tokenizers`:
 - **onnx** (the default on CPU): ONNX Runtime on a graph exported once per machine from the
   packaged weights into `~/.cache/avu/minilm/` (keyed by the weights' version and `EXPORT`; written
   atomically; exporting needs torch and `onnx`, running it neither). Measured here (2 cores,
-  2026-12-01): a one-line query in 1.5 ms against torch's 6.6 ms, 148 subtitle lines in 115 ms
+  2026-12-01): a one-line query in 1.5-1.8 ms against torch's 6.6 ms, 148 subtitle lines in 115 ms
   against 230 ms, and a process that only searches never imports torch (1.6 s).
 - **torch**: torch's own `nn.TransformerEncoder` (a padded batch runs as a nested tensor); used on a
   GPU, and on CPU when the export cannot be made (no `onnx` package), with a warning.
