@@ -144,9 +144,13 @@ class AudioSetPrompts:
         w = np.exp((s - s.max()) / TEMPERATURE)
         return {n: float(x) for n, x in zip(names, w) if x >= 0.01}
 
-    def rows(self, rows: Sequence[tuple], prompts: Sequence[str]) -> list[tuple[float, float, dict[str, float]]]:
-        labels = sorted({lab for r in rows for lab in r[2]})
-        weights = {p: self.weights(p, labels) for p in prompts}  # checked even without rows
+    def rows(self, rows: Sequence[tuple], prompts: Sequence[str], *,
+             weights: dict[str, dict[str, float]] | None = None) -> list[tuple[float, float, dict[str, float]]]:
+        """Per row, each prompt's score `max_c w_c * score_c`; `weights` ({prompt: `self.weights(...)`}
+        for these rows' labels) when the caller has them already."""
+        if weights is None:
+            labels = sorted({lab for r in rows for lab in r[2]})
+            weights = {p: self.weights(p, labels) for p in prompts}  # checked even without rows
         return [(a, b, {p: max((w * t.get(c, 0.0) for c, w in weights[p].items()), default=0.0) for p in prompts})
                 for a, b, t in rows]
 
@@ -191,12 +195,14 @@ def agreement_rows(segs: Sequence[dict], *, encode: Encoder | None = None, agree
 
 
 def perceived_events(segs: Sequence[dict], *, threshold: float, min_duration: float, smoothing: int,
-                     prompts: Sequence[str] | None = None, visual: bool = False) -> list[Event]:
-    """Sound (or prompt) events from the AudioSet tags; with `visual`, object and agreement events too."""
+                     prompts: Sequence[str] | None = None, visual: bool = False,
+                     scored: list | None = None) -> list[Event]:
+    """Sound (or prompt) events from the AudioSet tags; with `visual`, object and agreement events too.
+    `scored`: the prompts' rows (`AudioSetPrompts.rows` of `sound_rows(segs)`) when already made."""
     rows = sound_rows(segs)
     kind = "sound"
     if prompts is not None:
-        rows, kind = default_prompts().rows(rows, list(prompts)), "prompt"
+        rows, kind = (default_prompts().rows(rows, list(prompts)) if scored is None else scored), "prompt"
     found = detect_events(rows, threshold=threshold, min_duration=min_duration, smoothing=smoothing, kind=kind)
     if visual:
         orows, counts = object_rows(segs)

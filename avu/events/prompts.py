@@ -174,18 +174,22 @@ def default_scorer(labels: tuple[str, ...]) -> PromptScorer:
 
 
 def prompt_rows(rows: Sequence[tuple[float, float, Mapping[str, float]]], prompts: Sequence[str], *,
-                scorer: PromptScorer | None = None) -> list[tuple[float, float, dict[str, float]]]:
+                scorer: PromptScorer | None = None,
+                weights: Mapping[str, Mapping[str, float]] | None = None,
+                ) -> list[tuple[float, float, dict[str, float]]]:
     """Windows `(start, end, {label: p})` -> `(start, end, {prompt: score})` for each prompt.
 
     Every prompt is checked first (even without rows: a video without audio), so one that
-    matches nothing fails before any work is done.
+    matches nothing fails before any work is done. `weights` ({stripped prompt: `scorer.weights`})
+    when the caller has them already.
     """
     prompts = [p.strip() for p in prompts]
     if not prompts or any(not p for p in prompts):
         raise ValueError("prompts must be non-empty text")
     labels = tuple(sorted({k for r in rows for k in r[2]})) or tuple(ESC10_AUDIOSET)
     scorer = scorer or default_scorer(labels)
-    weights = {p: scorer.weights(p) for p in prompts}  # checked even when there is nothing to score
+    if weights is None:
+        weights = {p: scorer.weights(p) for p in prompts}  # checked even when there is nothing to score
     cols = {p: scorer.score(weights[p], [r[2] for r in rows]) for p in prompts}
     return [(r[0], r[1], {p: cols[p][i] for p in prompts}) for i, r in enumerate(rows)]
 

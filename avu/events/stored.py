@@ -52,31 +52,33 @@ class PromptMatch:
         return ", ".join(f"{c} {w:.2f}" for c, w in self.classes)
 
 
-def _prompt_match(prompt: str, weights: dict[str, float], scored: list) -> PromptMatch:
-    """`scored`: the (start, end, {prompt: score}) rows the prompt's events were detected on."""
+def _prompt_match(key: str, weights: dict[str, float], scored: list) -> PromptMatch:
+    """`scored`: the (start, end, {key: score}) rows the prompt's events are detected on."""
     classes = tuple(sorted(weights.items(), key=lambda cw: (-cw[1], cw[0]))[:PromptMatch.SHOWN])
-    top = max(scored, key=lambda r: r[2][prompt], default=None)
+    top = max(scored, key=lambda r: r[2][key], default=None)
     if top is None:
-        return PromptMatch(prompt, classes, 0.0)
-    return PromptMatch(prompt, classes, min(1.0, max(0.0, float(top[2][prompt]))), float(top[0]), float(top[1]))
+        return PromptMatch(key.strip(), classes, 0.0)
+    return PromptMatch(key.strip(), classes, min(1.0, max(0.0, float(top[2][key]))), float(top[0]), float(top[1]))
 
 
-def prompt_matches(prompts: Sequence[str], source: str, rows: list) -> list[PromptMatch]:
+def prompt_matches(prompts: Sequence[str], source: str, rows: list) -> tuple[list[PromptMatch], list]:
     """What each prompt means in `source` ("audioset": YAMNet's tags, rows from `sound_rows`;
-    "esc10": the specialist's probabilities) and the most it reached over `rows`."""
-    prompts = [p.strip() for p in prompts]
+    "esc10": the specialist's probabilities) and the most it reached over `rows`; and the scored
+    rows themselves, which the prompt events are detected on (each prompt is matched once)."""
     if source == "audioset":
         ap = default_prompts()
         labels = sorted({lab for r in rows for lab in r[2]})
-        weights = {p: ap.weights(p, labels) for p in prompts}
-        scored = ap.rows(rows, prompts)
+        keys = list(prompts)  # the events are labelled with the prompts as given
+        weights = {p: ap.weights(p, labels) for p in keys}
+        scored = ap.rows(rows, keys, weights=weights)
     else:
         from avu.events.prompts import ESC10_AUDIOSET, default_scorer, prompt_rows
 
         scorer = default_scorer(tuple(sorted({k for r in rows for k in r[2]})) or tuple(ESC10_AUDIOSET))
-        weights = {p: scorer.weights(p) for p in prompts}
-        scored = prompt_rows(rows, prompts, scorer=scorer)
-    return [_prompt_match(p, weights[p], scored) for p in prompts]
+        keys = [p.strip() for p in prompts]  # `prompt_rows` keys its scores by the stripped prompt
+        weights = {p: scorer.weights(p) for p in keys}
+        scored = prompt_rows(rows, keys, scorer=scorer, weights=weights)
+    return [_prompt_match(p, weights[p], scored) for p in keys], scored
 
 
 class EventTimeline(list):
@@ -118,15 +120,15 @@ def stored_events(segs: Sequence[dict], *, name: str, threshold: float | None = 
     if sounds == "audioset" or (sounds == "auto" and has_heard):
         source, th = "audioset", AUDIOSET_THRESHOLD if threshold is None else threshold
         loud = [r if (r["start"], r["end"]) not in quiet else {**r, "heard_json": "[]"} for r in segs]
-        found = perceived_events(loud, threshold=th, min_duration=min_duration, smoothing=smoothing,
-                                 prompts=prompts, visual=visual)
         rows = sound_rows(loud)  # "<sound> + motion" events name AudioSet sounds too
-        matches = prompt_matches(prompts, source, rows) if prompts else []
+        matches, scored = prompt_matches(prompts, source, rows) if prompts else ([], None)
+        found = perceived_events(loud, threshold=th, min_duration=min_duration, smoothing=smoothing,
+                                 prompts=prompts, visual=visual, scored=scored)
     else:
         source, th = "esc10", ESC10_THRESHOLD if threshold is None else threshold
-        matches = prompt_matches(prompts, source, rows) if prompts else []
+        matches, scored = prompt_matches(prompts, source, rows) if prompts else ([], None)
         found, rows = _esc10_events(rows, segs, threshold=th, explicit=threshold, min_duration=min_duration,
-                                    smoothing=smoothing, prompts=prompts, visual=visual)
+                                    smoothing=smoothing, prompts=prompts, visual=visual, scored=scored)
     if visual:
         from avu.events.visual import audio_visual_events, visual_events
 
@@ -138,15 +140,16 @@ def stored_events(segs: Sequence[dict], *, name: str, threshold: float | None = 
 
 def _esc10_events(rows: list, segs: Sequence[dict], *, threshold: float, explicit: float | None,
                   min_duration: float, smoothing: int, prompts: Sequence[str] | None,
-                  visual: bool) -> tuple[list[Event], list]:
+                  visual: bool, scored: list | None = None) -> tuple[list[Event], list]:
     """Sound (or prompt) events of the ESC-10 specialist, with `visual` the objects perception stored
     (at the AudioSet threshold unless one was given: object scores are detection scores); and the
-    rows scored (per prompt when there are prompts), for the "<sound> + motion" events."""
+    rows scored (per prompt when there are prompts: `scored` when already made), for the
+    "<sound> + motion" events."""
     kind = "sound"
     if prompts is not None:
         from avu.events.prompts import prompt_rows
 
-        rows, kind = prompt_rows(rows, list(prompts)), "prompt"
+        rows, kind = (prompt_rows(rows, list(prompts)) if scored is None else scored), "prompt"
     found = detect_events(rows, threshold=threshold, min_duration=min_duration, smoothing=smoothing, kind=kind)
     if visual and any(r.get("objects_json") is not None for r in segs):
         found += [e for e in perceived_events(segs, threshold=AUDIOSET_THRESHOLD if explicit is None else explicit,
